@@ -1,0 +1,105 @@
+# xdplb - build, test, bench.  `make V=1` shows the commands.
+#
+#   make            BPF objects, skeletons, build/lbd, build/lbctl, build/lbdecap
+#   make deps       install the Debian packages the project needs (idempotent)
+#   make test       every selftest; ends with "N passed, N failed, N skipped"
+#   make bench      benchmarks, printed as ratios against in-run references
+#   make demo       the l2 lab with lbd, three nginx backends and curl clients
+#
+# Layout of build/: bpf/*.bpf.o, *.skel.h, obj/ (user space), and the
+# binaries.  Nothing under build/ is committed.
+
+BUILD    ?= build
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CC       ?= cc
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iheaders -Iuserspace -I$(BUILD)
+LDLIBS   += -lbpf -lelf -lz -lmnl -lm
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -D__TARGET_ARCH_$(ARCH) -Iheaders \
+	      $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS  := $(wildcard bpf/*.h) $(wildcard headers/*.h)
+
+# userspace/*.c is the library both lbd and the tools link; mains are separate.
+MAINS     := userspace/lbd.c
+LIB_SRCS  := $(filter-out $(MAINS),$(wildcard userspace/*.c))
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+USR_HDRS  := $(wildcard userspace/*.h) $(wildcard headers/*.h)
+
+TEST_SRCS := $(wildcard selftests/*.c)
+TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRCS))
+BENCH_SRCS := $(wildcard selftests/bench/*.c)
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BENCH_SRCS))
+
+BINS := $(if $(wildcard userspace/lbd.c),$(BUILD)/lbd) \
+	$(if $(wildcard tools/lbctl.c),$(BUILD)/lbctl) \
+	$(if $(wildcard tools/lbdecap.c),$(BUILD)/lbdecap)
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all deps test bench demo demo-down clean
+
+all: $(BPF_OBJS) $(SKELS) $(BINS) $(BUILD)/test_progs $(if $(BENCH_SRCS),$(BUILD)/bench)
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(BUILD)/obj/%.o: %.c $(USR_HDRS) $(SKELS) | $(BUILD)/bpf
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libxdplb.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/lbd: $(BUILD)/obj/userspace/lbd.o $(BUILD)/libxdplb.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/lbctl $(BUILD)/lbdecap: $(BUILD)/%: $(BUILD)/obj/tools/%.o $(BUILD)/libxdplb.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/test_progs: $(TEST_OBJS) $(BUILD)/libxdplb.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bench: $(BENCH_OBJS) $(BUILD)/libxdplb.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bpf:
+	@mkdir -p $@
+
+deps:
+	@bash tools/deps.sh
+
+test: deps all
+	@bash selftests/run.sh
+
+bench: deps all
+	@$(BUILD)/bench
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* xdplb.h - the one ABI shared by the BPF forwarder and user space.
+ *
+ * Every map key and value, flag, limit and counter index lives here.  Both
+ * sides include this file; there is no second copy of any struct.  All
+ * structs are fixed-width with explicit padding, and keys must be zeroed
+ * before use (padding takes part in hash lookups).
+ *
+ * Build-time limits (override with -DNAME=value on both sides):
+ *   XDPLB_MAX_VIPS      VIP entries (exact + wildcard + echo keys)
+ *   XDPLB_MAX_BACKENDS  (VIP, backend) pairs; ids index per-backend maps
+ *   XDPLB_MAX_RINGS     Maglev ring slots (current + previous + staging)
+ *   XDPLB_MAX_RING_SIZE largest ring M a VIP may use
+ */
+#ifndef XDPLB_H
+#define XDPLB_H
+
+#include <linux/types.h>
+
+#ifndef XDPLB_MAX_VIPS
+#define XDPLB_MAX_VIPS 4096
+#endif
+#ifndef XDPLB_MAX_BACKENDS
+#define XDPLB_MAX_BACKENDS 65536
+#endif
+#ifndef XDPLB_MAX_RINGS
+#define XDPLB_MAX_RINGS (3 * XDPLB_MAX_VIPS)
+#endif
+#ifndef XDPLB_MAX_RING_SIZE
+#define XDPLB_MAX_RING_SIZE 1048573 /* largest prime below 2^20 */
+#endif
+#define XDPLB_DEFAULT_RING_SIZE 65537
+#define XDPLB_DEFAULT_FLOWS (1u << 20)
+#define XDPLB_GUE_PORT 6080  /* default outer UDP destination port for gue */
+#define XDPLB_OUTER_TTL 64
+#define XDPLB_NO_RING 0xffffffffu    /* vip_info.ring_prev when there is none */
+#define XDPLB_NO_BACKEND 0xffffffffu /* ring slot of a VIP with no backend in it */
+
+/* Pin names (files under --pin) and map names in the object. */
+#define XDPLB_PROG_NAME "xdplb_fwd"
+
+/* Address families as stored in keys (not AF_* to stay libc-free in BPF). */
+enum xdplb_family {
+	XDPLB_AF_INET = 4,
+	XDPLB_AF_INET6 = 6,
+};
+
+/* An IPv4 address is stored in addr[0]; addr[1..3] are zero. */
+union xdplb_addr {
+	__be32 v4;
+	__be32 v6[4];
+	__u8 bytes[16];
+};
+
+/* vips map key: exact VIP, port-wildcard VIP (port 0), or echo key
+ * (proto ICMP/ICMPv6, port 0: the address answers echo requests). */
+struct xdplb_vip_key {
+	union xdplb_addr addr;
+	__be16 port;
+	__u8 proto;  /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 */
+	__u8 family; /* enum xdplb_family */
+};
+
+enum xdplb_method {
+	XDPLB_METHOD_L2 = 0,
+	XDPLB_METHOD_IPIP = 1,
+	XDPLB_METHOD_GUE = 2,
+	XDPLB_METHOD_MAX,
+};
+
+/* vip_info.flags */
+enum {
+	XDPLB_VIP_F_HASH_SRC = 1u << 0, /* outer source = src prefix + flow hash */
+	XDPLB_VIP_F_ECHO = 1u << 1,     /* echo-responder key, not a service */
+};
+
+/* vips map value.  Updated as a whole by the daemon (the map is not
+ * preallocated, so a reader sees the old or the new value, never a mix). */
+struct xdplb_vip_info {
+	__u32 vip_id;    /* index into vip_stats, < XDPLB_MAX_VIPS */
+	__u32 flags;     /* XDPLB_VIP_F_* */
+	__u32 ring;      /* slot in `rings` of the current Maglev table */
+	__u32 ring_prev; /* slot of the previous table, or XDPLB_NO_RING */
+	__u32 ring_size; /* M of the current table */
+	__u32 ring_prev_size;
+	__u8 method;     /* enum xdplb_method */
+	__u8 pad[3];
+	__u32 pad2;
+};
+
+/* backend_info.flags */
+enum {
+	XDPLB_BE_F_ACTIVE = 1u << 0, /* configured, healthy and resolved */
+	XDPLB_BE_F_REDIRECT = 1u << 1, /* egress via `tx_ports`[ifindex], not XDP_TX */
+};
+
+/* backends map (array indexed by backend id) value.  A backend id belongs
+ * to one (VIP, address) pair.  `mac` is the backend's own MAC for l2 and
+ * the next hop's MAC for ipip/gue; `src_mac` is the egress interface's. */
+struct xdplb_backend_info {
+	union xdplb_addr addr;
+	__u32 vip_id;  /* the VIP this id serves; flows of other VIPs miss */
+	__u32 flags;   /* XDPLB_BE_F_* */
+	__u32 ifindex; /* egress interface when XDPLB_BE_F_REDIRECT */
+	__u8 mac[6];
+	__u8 src_mac[6];
+	__u8 family;   /* enum xdplb_family */
+	__u8 pad[7];
+};
+
+/* Flow tables (LRU hash, per-CPU LRU lists).  The VIP id stands in for the
+ * destination address; dport is the real port (wildcard VIPs). */
+struct xdplb_flow_key {
+	union xdplb_addr src;
+	__u32 vip_id;
+	__be16 sport;
+	__be16 dport;
+};
+
+/* Per-flow counters are updated without atomics: a flow normally stays on
+ * one CPU (RSS), so races only cost the odd lost increment. */
+struct xdplb_flow_val {
+	__u32 backend_id;
+	__u32 pad;
+	__u64 packets;
+	__u64 bytes;
+	__u64 last_ns; /* bpf_ktime_get_ns() of the last packet */
+};
+
+/* Global configuration, one entry (key 0) of the `config` array. */
+struct xdplb_config {
+	__u32 seed;       /* flow hash seed: same on every LB node */
+	__u16 mtu;        /* L3 MTU of the egress interface */
+	__be16 gue_port;  /* outer UDP destination port for gue */
+	__be32 src4;      /* outer IPv4 source */
+	__be32 src4_mask; /* host bits of the hashed-source IPv4 prefix */
+	union xdplb_addr src6;      /* outer IPv6 source */
+	union xdplb_addr src6_mask; /* host bits of the hashed-source IPv6 prefix */
+};
+
+/* Per VIP and per backend counters (per-CPU arrays, summed in user space). */
+struct xdplb_counters {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows;
+};
+
+/* Global counters: one per-CPU array entry of XDPLB_STAT_MAX u64s.
+ * Actions first (indexed by XDP action), then pass and drop reasons. */
+enum xdplb_stat {
+	XDPLB_STAT_ABORTED = 0, /* XDP_ABORTED .. XDP_REDIRECT, by value */
+	XDPLB_STAT_DROP,
+	XDPLB_STAT_PASS,
+	XDPLB_STAT_TX,
+	XDPLB_STAT_REDIRECT,
+	/* why a packet was passed to the kernel */
+	XDPLB_STAT_PASS_NOT_IP,        /* not IPv4/IPv6 (ARP, LLDP, ...) */
+	XDPLB_STAT_PASS_NOT_VIP,       /* IP, but no VIP matches */
+	XDPLB_STAT_PASS_TRUNCATED,     /* header cut short before a VIP was known */
+	XDPLB_STAT_PASS_IP_MALFORMED,  /* bad version/IHL/length */
+	XDPLB_STAT_PASS_IPV6_EXT,      /* too many or unknown IPv6 extension headers */
+	XDPLB_STAT_PASS_ICMP_OTHER,    /* ICMP to a VIP address that we do not handle */
+	/* why a packet to a VIP was dropped */
+	XDPLB_STAT_DROP_TRUNCATED,     /* L4 header to a VIP cut short */
+	XDPLB_STAT_DROP_FRAGMENT,      /* IP fragment to a VIP (see README) */
+	XDPLB_STAT_DROP_NO_BACKEND,    /* ring empty or names no active backend */
+	XDPLB_STAT_DROP_TOO_BIG,       /* encapsulated packet over MTU, DF clear */
+	XDPLB_STAT_DROP_ENCAP,         /* could not grow the packet */
+	XDPLB_STAT_DROP_ICMP_QUOTE,    /* ICMP error to a VIP quoting no VIP flow */
+	/* flow table */
+	XDPLB_STAT_FLOW_HIT,
+	XDPLB_STAT_FLOW_MISS_SYN,      /* SYN (or UDP packet) with no entry: new flow */
+	XDPLB_STAT_FLOW_MISS_NONSYN,   /* TCP non-SYN with no entry: a flow was forgotten */
+	XDPLB_STAT_FLOW_PREV_RING,     /* non-SYN miss sent to the previous ring's backend */
+	XDPLB_STAT_FLOW_PROMOTED,      /* half-open flow promoted to the established table */
+	/* ICMP */
+	XDPLB_STAT_ICMP_ECHO,          /* echo requests answered */
+	XDPLB_STAT_ICMP_ERR_FWD,       /* ICMP errors forwarded to a flow's backend */
+	XDPLB_STAT_ICMP_PTB_SENT,      /* frag-needed / packet-too-big sent to clients */
+	XDPLB_STAT_MAX,
+};
+
+struct xdplb_stats {
+	__u64 v[XDPLB_STAT_MAX];
+};
+
+#define XDPLB_STAT_NAMES                                                                  \
+	"aborted", "drop", "pass", "tx", "redirect", "not_ip", "not_vip", "truncated",    \
+		"ip_malformed", "ipv6_ext", "icmp_other", "truncated", "fragment",       \
+		"no_backend", "too_big", "encap", "icmp_quote", "flow_hit", "miss_syn",  \
+		"miss_nonsyn", "prev_ring", "promoted", "icmp_echo", "icmp_err_fwd",     \
+		"icmp_ptb_sent"
+
+#ifndef __bpf__
+_Static_assert(sizeof(union xdplb_addr) == 16, "addr");
+_Static_assert(sizeof(struct xdplb_vip_key) == 20, "vip_key");
+_Static_assert(sizeof(struct xdplb_vip_info) == 32, "vip_info");
+_Static_assert(sizeof(struct xdplb_backend_info) == 48, "backend_info");
+_Static_assert(sizeof(struct xdplb_flow_key) == 24, "flow_key");
+_Static_assert(sizeof(struct xdplb_flow_val) == 32, "flow_val");
+_Static_assert(sizeof(struct xdplb_config) == 48, "config");
+_Static_assert(sizeof(struct xdplb_counters) == 24, "counters");
+#endif
+
+#endif /* XDPLB_H */
