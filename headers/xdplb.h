@@ -159,14 +159,14 @@ enum xdplb_stat {
 	XDPLB_STAT_PASS_TRUNCATED,     /* header cut short before a VIP was known */
 	XDPLB_STAT_PASS_IP_MALFORMED,  /* bad version/IHL/length */
 	XDPLB_STAT_PASS_IPV6_EXT,      /* too many or unknown IPv6 extension headers */
-	XDPLB_STAT_PASS_ICMP_OTHER,    /* ICMP to a VIP address that we do not handle */
+	XDPLB_STAT_PASS_ICMP_OTHER,    /* ICMP to a VIP address we do not handle (NDP, errors
+					 * quoting no VIP flow, ...) */
 	/* why a packet to a VIP was dropped */
 	XDPLB_STAT_DROP_TRUNCATED,     /* L4 header to a VIP cut short */
 	XDPLB_STAT_DROP_FRAGMENT,      /* IP fragment to a VIP (see README) */
 	XDPLB_STAT_DROP_NO_BACKEND,    /* ring empty or names no active backend */
 	XDPLB_STAT_DROP_TOO_BIG,       /* encapsulated packet over MTU, DF clear */
 	XDPLB_STAT_DROP_ENCAP,         /* could not grow the packet */
-	XDPLB_STAT_DROP_ICMP_QUOTE,    /* ICMP error to a VIP quoting no VIP flow */
 	/* flow table */
 	XDPLB_STAT_FLOW_HIT,
 	XDPLB_STAT_FLOW_MISS_SYN,      /* SYN (or UDP packet) with no entry: new flow */
@@ -187,7 +187,7 @@ struct xdplb_stats {
 #define XDPLB_STAT_NAMES                                                                  \
 	"aborted", "drop", "pass", "tx", "redirect", "not_ip", "not_vip", "truncated",    \
 		"ip_malformed", "ipv6_ext", "icmp_other", "truncated", "fragment",       \
-		"no_backend", "too_big", "encap", "icmp_quote", "flow_hit", "miss_syn",  \
+		"no_backend", "too_big", "encap", "flow_hit", "miss_syn",  \
 		"miss_nonsyn", "prev_ring", "promoted", "icmp_echo", "icmp_err_fwd",     \
 		"icmp_ptb_sent"
 

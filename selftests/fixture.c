@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+/* fixture.c - set up the forwarder's maps for golden tests. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+
+#include "fixture.h"
+#include "xdplb_hash.h"
+
+int fix_open(struct dp *dp)
+{
+	struct dp_opts o = { .flows = 4096 };
+	struct xdplb_config cfg = { 0 };
+	int err = dp_open(dp, &o);
+
+	if (err)
+		return err;
+	cfg.seed = FIX_SEED;
+	cfg.mtu = FIX_MTU;
+	cfg.gue_port = htons(XDPLB_GUE_PORT);
+	inet_pton(AF_INET, FIX_SRC4, &cfg.src4);
+	inet_pton(AF_INET6, FIX_SRC6, &cfg.src6);
+	inet_pton(AF_INET, "0.0.0.255", &cfg.src4_mask);
+	inet_pton(AF_INET6, "::ffff", &cfg.src6_mask);
+	return dp_config_set(dp, &cfg);
+}
+
+int fix_vip_key(int family, const char *addr, __u16 port, __u8 proto, struct xdplb_vip_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	pkt_addr(family, addr, &k->addr);
+	k->port = htons(port);
+	k->proto = proto;
+	k->family = family == 4 ? XDPLB_AF_INET : XDPLB_AF_INET6;
+	return 0;
+}
+
+int fix_vip(struct dp *dp, int family, const char *addr, __u16 port, __u8 proto, __u8 method,
+	    __u32 vip_id, __u32 flags)
+{
+	struct xdplb_vip_info vi = { .vip_id = vip_id, .flags = flags, .ring = 2 * vip_id,
+				     .ring_prev = XDPLB_NO_RING, .ring_size = FIX_RING_M,
+				     .method = method };
+	struct xdplb_vip_info echo = { .vip_id = vip_id, .flags = XDPLB_VIP_F_ECHO,
+				       .ring = XDPLB_NO_RING, .ring_prev = XDPLB_NO_RING };
+	struct xdplb_vip_key k;
+	int err;
+
+	fix_vip_key(family, addr, port, proto, &k);
+	err = dp_vip_set(dp, &k, &vi);
+	if (err)
+		return err;
+	fix_vip_key(family, addr, 0, family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, &k);
+	return dp_vip_set(dp, &k, &echo);
+}
+
+int fix_vip_rings(struct dp *dp, int family, const char *addr, __u16 port, __u8 proto,
+		  __u32 cur, __u32 prev)
+{
+	struct xdplb_vip_info vi;
+	struct xdplb_vip_key k;
+	int err;
+
+	fix_vip_key(family, addr, port, proto, &k);
+	err = dp_vip_get(dp, &k, &vi);
+	if (err)
+		return err;
+	vi.ring = cur;
+	vi.ring_size = FIX_RING_M;
+	vi.ring_prev = prev;
+	vi.ring_prev_size = prev == XDPLB_NO_RING ? 0 : FIX_RING_M;
+	return dp_vip_set(dp, &k, &vi);
+}
+
+int fix_backend(struct dp *dp, __u32 id, __u32 vip_id, int family, const char *addr,
+		const __u8 *mac, bool active)
+{
+	struct xdplb_backend_info be = { .vip_id = vip_id };
+
+	pkt_addr(family, addr, &be.addr);
+	be.family = family == 4 ? XDPLB_AF_INET : XDPLB_AF_INET6;
+	be.flags = active ? XDPLB_BE_F_ACTIVE : 0;
+	memcpy(be.mac, mac, 6);
+	memcpy(be.src_mac, MAC_LB, 6);
+	return dp_backend_set(dp, id, &be);
+}
+
+int fix_ring(struct dp *dp, __u32 slot, const __u32 *ids, int n)
+{
+	__u32 table[FIX_RING_M];
+	int i;
+
+	for (i = 0; i < FIX_RING_M; i++)
+		table[i] = n ? ids[i % n] : XDPLB_NO_BACKEND;
+	return dp_ring_set(dp, slot, table, FIX_RING_M);
+}
+
+int fix_run(struct dp *dp, const __u8 *in, size_t len, __u8 *out, size_t *out_len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = PKT_MAX, .repeat = 1);
+	int err = bpf_prog_test_run_opts(dp_prog_fd(dp), &o);
+
+	if (err)
+		return -1000 + err;
+	*out_len = o.data_size_out;
+	return (int)o.retval;
+}
+
+__u32 fix_hash(const struct pkt_spec *s)
+{
+	union xdplb_addr src, dst;
+	__u16 sp = htons(s->sport), dp = htons(s->dport);
+	__u32 ports = (__u32)sp | (__u32)dp << 16;
+
+	pkt_addr(s->family, s->src, &src);
+	pkt_addr(s->family, s->dst, &dst);
+	if (s->family == 4)
+		return xdplb_hash4(src.v4, dst.v4, ports, s->proto, FIX_SEED);
+	return xdplb_hash6(src.v6, dst.v6, ports, s->proto, FIX_SEED);
+}
+
+int fix_ring_index(const struct pkt_spec *s, int n)
+{
+	return (int)((fix_hash(s) % FIX_RING_M) % (__u32)n);
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* fixture.h - a loaded forwarder with test VIPs, backends and rings. */
+#ifndef SELFTESTS_FIXTURE_H
+#define SELFTESTS_FIXTURE_H
+
+#include <linux/bpf.h>
+#include "dataplane.h"
+#include "pkt.h"
+
+#define FIX_SEED 0x5eed1234u
+#define FIX_MTU 1500
+#define FIX_SRC4 "10.0.0.2"
+#define FIX_SRC6 "fd00::2"
+#define FIX_RING_M 7 /* small prime: tests can say which slot maps where */
+
+int fix_open(struct dp *dp);
+/* A VIP with id `vip_id`, ring slot 2*vip_id, and its address's echo key. */
+int fix_vip(struct dp *dp, int family, const char *addr, __u16 port, __u8 proto, __u8 method,
+	    __u32 vip_id, __u32 flags);
+int fix_backend(struct dp *dp, __u32 id, __u32 vip_id, int family, const char *addr,
+		const __u8 *mac, bool active);
+/* Fill slot with a ring of FIX_RING_M entries: ids[i % n]. */
+int fix_ring(struct dp *dp, __u32 slot, const __u32 *ids, int n);
+/* Point a VIP at rings (cur, prev). */
+int fix_vip_rings(struct dp *dp, int family, const char *addr, __u16 port, __u8 proto,
+		  __u32 cur, __u32 prev);
+int fix_run(struct dp *dp, const __u8 *in, size_t len, __u8 *out, size_t *out_len);
+/* The backend index the current FIX ring names for this 5-tuple (ring of
+ * ids[i % n] as fix_ring fills it). */
+int fix_ring_index(const struct pkt_spec *s, int n);
+__u32 fix_hash(const struct pkt_spec *s);
+int fix_vip_key(int family, const char *addr, __u16 port, __u8 proto, struct xdplb_vip_key *k);
+
+#endif

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+/* test_fwd_l2.c - golden packets: load, l2 forwarding, VLAN, options,
+ * wildcard VIPs, flow table, previous ring, draining, pass-through. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "test_progs.h"
+#include "fixture.h"
+
+#define VIP4 "10.0.0.100"
+#define VIP6 "fd00::100"
+static const char *BE4[3] = { "10.0.1.1", "10.0.1.2", "10.0.1.3" };
+static const char *BE6[3] = { "fd00:1::1", "fd00:1::2", "fd00:1::3" };
+static const __u32 IDS4[3] = { 1, 2, 3 }, IDS6[3] = { 11, 12, 13 };
+
+/* VIP 0: VIP4:80/tcp, VIP 1: VIP4:53/udp, VIP 2: VIP6:80/tcp, VIP 3: VIP6:53/udp,
+ * VIP 4: VIP4:0/tcp on another address (wildcard). l2 throughout. */
+static bool setup_l2(struct dp *dp)
+{
+	int err = fix_open(dp), i;
+
+	if (!ASSERT_OK(err, "fix_open"))
+		return false;
+	err |= fix_vip(dp, 4, VIP4, 80, IPPROTO_TCP, XDPLB_METHOD_L2, 0, 0);
+	err |= fix_vip(dp, 4, VIP4, 53, IPPROTO_UDP, XDPLB_METHOD_L2, 1, 0);
+	err |= fix_vip(dp, 6, VIP6, 80, IPPROTO_TCP, XDPLB_METHOD_L2, 2, 0);
+	err |= fix_vip(dp, 6, VIP6, 53, IPPROTO_UDP, XDPLB_METHOD_L2, 3, 0);
+	err |= fix_vip(dp, 4, "10.0.0.101", 0, IPPROTO_TCP, XDPLB_METHOD_L2, 4, 0);
+	for (i = 0; i < 3; i++) {
+		/* v4 VIPs 0, 1, 4 share backend addresses but not ids */
+		err |= fix_backend(dp, IDS4[i], 0, 4, BE4[i], MAC_BE[i], true);
+		err |= fix_backend(dp, 20 + IDS4[i], 1, 4, BE4[i], MAC_BE[i], true);
+		err |= fix_backend(dp, 40 + IDS4[i], 4, 4, BE4[i], MAC_BE[i], true);
+		err |= fix_backend(dp, IDS6[i], 2, 6, BE6[i], MAC_BE[i], true);
+		err |= fix_backend(dp, 20 + IDS6[i], 3, 6, BE6[i], MAC_BE[i], true);
+	}
+	err |= fix_ring(dp, 0, IDS4, 3);
+	err |= fix_ring(dp, 2, (__u32[]){ 21, 22, 23 }, 3);
+	err |= fix_ring(dp, 4, IDS6, 3);
+	err |= fix_ring(dp, 6, (__u32[]){ 31, 32, 33 }, 3);
+	err |= fix_ring(dp, 8, (__u32[]){ 41, 42, 43 }, 3);
+	return ASSERT_OK(err, "setup");
+}
+
+/* Run s through the forwarder; expect TX with only the MACs changed. */
+static void expect_l2(struct dp *dp, const struct pkt_spec *s, int be_idx, const char *name)
+{
+	__u8 in[PKT_MAX], out[PKT_MAX], exp[PKT_MAX];
+	size_t len = pkt_build(s, in), out_len = 0;
+	int act = fix_run(dp, in, len, out, &out_len);
+
+	memcpy(exp, in, len);
+	memcpy(exp, MAC_BE[be_idx], 6);
+	memcpy(exp + 6, MAC_LB, 6);
+	ASSERT_EQ(act, XDP_TX, name);
+	ASSERT_MEMEQ(out, out_len, exp, len, name);
+}
+
+static void expect_pass_unchanged(struct dp *dp, const __u8 *in, size_t len, const char *name)
+{
+	__u8 out[PKT_MAX];
+	size_t out_len = 0;
+
+	ASSERT_EQ(fix_run(dp, in, len, out, &out_len), XDP_PASS, name);
+	ASSERT_MEMEQ(out, out_len, in, len, name);
+}
+
+static __u64 stat(struct dp *dp, int idx)
+{
+	struct xdplb_stats st;
+
+	if (dp_stats(dp, &st))
+		return ~0ull;
+	return st.v[idx];
+}
+
+TEST(fwd_l2)
+{
+	struct pkt_spec tcp4 = { .family = 4, .src = "192.0.2.7", .dst = VIP4, .proto = IPPROTO_TCP,
+				 .sport = 40000, .dport = 80, .tcp_flags = 0x02, .payload = 0 };
+	struct pkt_spec s;
+	struct xdplb_counters c;
+	struct dp dp;
+
+	if (!setup_l2(&dp))
+		return;
+
+	test__start_subtest("ipv4_tcp_syn");
+	expect_l2(&dp, &tcp4, fix_ring_index(&tcp4, 3), "tcp4 syn");
+	ASSERT_EQ(stat(&dp, XDPLB_STAT_TX), 1, "tx counted");
+	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_MISS_SYN), 1, "syn miss counted");
+	ASSERT_OK(dp_vip_counters(&dp, 0, &c), "vip counters");
+	ASSERT_EQ(c.packets, 1, "vip packets");
+	ASSERT_EQ(c.new_flows, 1, "vip new flows");
+	ASSERT_EQ(c.bytes, 14 + 20 + 20, "vip bytes");
+	ASSERT_OK(dp_backend_counters(&dp, IDS4[fix_ring_index(&tcp4, 3)], &c), "be counters");
+	ASSERT_EQ(c.packets, 1, "backend packets");
+
+	test__start_subtest("ipv4_udp");
+	s = (struct pkt_spec){ .family = 4, .src = "192.0.2.8", .dst = VIP4, .proto = IPPROTO_UDP,
+			       .sport = 5353, .dport = 53, .payload = 33 };
+	expect_l2(&dp, &s, fix_ring_index(&s, 3), "udp4");
+
+	test__start_subtest("ipv6_tcp");
+	s = (struct pkt_spec){ .family = 6, .src = "2001:db8::7", .dst = VIP6, .proto = IPPROTO_TCP,
+			       .sport = 41000, .dport = 80, .tcp_flags = 0x02, .payload = 10 };
+	expect_l2(&dp, &s, fix_ring_index(&s, 3), "tcp6");
+
+	test__start_subtest("ipv6_udp");
+	s = (struct pkt_spec){ .family = 6, .src = "2001:db8::8", .dst = VIP6, .proto = IPPROTO_UDP,
+			       .sport = 41001, .dport = 53, .payload = 100 };
+	expect_l2(&dp, &s, fix_ring_index(&s, 3), "udp6");
+
+	test__start_subtest("vlan_tag_kept");
+	s = tcp4;
+	s.vlan = true;
+	s.vlan_tci = 42;
+	s.sport = 40001;
+	expect_l2(&dp, &s, fix_ring_index(&s, 3), "vlan tcp4");
+
+	test__start_subtest("ipv4_options");
+	s = tcp4;
+	s.ip_opts = 12;
+	s.sport = 40002;
+	s.payload = 5;
+	expect_l2(&dp, &s, fix_ring_index(&s, 3), "ipv4 options");
+
+	test__start_subtest("wildcard_port");
+	s = tcp4;
+	s.dst = "10.0.0.101";
+	s.dport = 8443;
+	expect_l2(&dp, &s, fix_ring_index(&s, 3), "wildcard");
+	ASSERT_OK(dp_vip_counters(&dp, 4, &c), "vip 4 counters");
+	ASSERT_EQ(c.packets, 1, "wildcard VIP counted");
+
+	test__start_subtest("port_not_configured_passes");
+	{
+		__u8 in[PKT_MAX];
+
+		s = tcp4;
+		s.dport = 81;
+		expect_pass_unchanged(&dp, in, pkt_build(&s, in), "VIP address, other port");
+	}
+	dp_close(&dp);
+}
+
+TEST(fwd_flow_table)
+{
+	struct pkt_spec syn = { .family = 4, .src = "192.0.2.9", .dst = VIP4, .proto = IPPROTO_TCP,
+				.sport = 50000, .dport = 80, .tcp_flags = 0x02 };
+	struct pkt_spec ack = syn;
+	struct xdplb_flow_key key = { .vip_id = 0 };
+	struct xdplb_flow_val fv;
+	struct xdplb_counters c;
+	bool est = false;
+	int first, other;
+	struct dp dp;
+
+	if (!setup_l2(&dp))
+		return;
+	ack.tcp_flags = 0x10;
+	pkt_addr(4, syn.src, &key.src);
+	key.sport = htons(syn.sport);
+	key.dport = htons(80);
+	first = fix_ring_index(&syn, 3);
+	other = (first + 1) % 3;
+
+	test__start_subtest("syn_learns_half_open");
+	expect_l2(&dp, &syn, first, "syn");
+	ASSERT_EQ(dp_flow_lookup(&dp, &key, &fv, &est), 1, "flow learned");
+	ASSERT_FALSE(est, "SYN learns into the half-open table");
+	ASSERT_EQ(fv.backend_id, IDS4[first], "learned backend");
+
+	test__start_subtest("ack_promotes");
+	expect_l2(&dp, &ack, first, "ack");
+	ASSERT_EQ(dp_flow_lookup(&dp, &key, &fv, &est), 1, "flow present");
+	ASSERT_TRUE(est, "first non-SYN promotes");
+	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_PROMOTED), 1, "promoted counted");
+
+	test__start_subtest("hit_survives_ring_change");
+	/* the ring now names only `other`: the established flow stays put */
+	ASSERT_OK(fix_ring(&dp, 0, &IDS4[other], 1), "new ring");
+	expect_l2(&dp, &ack, first, "ack after ring change");
+	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_HIT), 2, "hits counted");
+	ASSERT_EQ(dp_flow_lookup(&dp, &key, &fv, &est), 1, "lookup");
+	ASSERT_EQ(fv.packets, 3, "per-flow packets");
+	ASSERT_EQ(fv.bytes, 3 * 54, "per-flow bytes");
+
+	test__start_subtest("new_syn_uses_new_ring");
+	syn.sport = 50001;
+	expect_l2(&dp, &syn, other, "new syn");
+
+	test__start_subtest("drained_keeps_flows");
+	/* `first` is out of the ring (weight 0) but still active */
+	ASSERT_OK(dp_vip_counters(&dp, 0, &c), "counters");
+	ASSERT_EQ(c.new_flows, 2, "two new flows so far");
+	expect_l2(&dp, &ack, first, "drained backend keeps its flow");
+
+	test__start_subtest("down_backend_rescheduled");
+	ASSERT_OK(fix_backend(&dp, IDS4[first], 0, 4, BE4[first], MAC_BE[first], false), "down");
+	expect_l2(&dp, &ack, other, "flow of a down backend moves");
+	dp_close(&dp);
+}
+
+TEST(fwd_prev_ring)
+{
+	struct pkt_spec ack = { .family = 4, .src = "192.0.2.10", .dst = VIP4,
+				.proto = IPPROTO_TCP, .sport = 51000, .dport = 80,
+				.tcp_flags = 0x10 };
+	struct pkt_spec syn = ack;
+	struct dp dp;
+
+	if (!setup_l2(&dp))
+		return;
+	syn.tcp_flags = 0x02;
+	syn.sport = 51001;
+	/* current ring (slot 1): backend 2 only; previous ring (slot 0): 1 only */
+	ASSERT_OK(fix_ring(&dp, 0, &IDS4[0], 1), "prev ring");
+	ASSERT_OK(fix_ring(&dp, 1, &IDS4[1], 1), "cur ring");
+	ASSERT_OK(fix_vip_rings(&dp, 4, VIP4, 80, IPPROTO_TCP, 1, 0), "rings");
+
+	test__start_subtest("nonsyn_miss_goes_to_prev");
+	expect_l2(&dp, &ack, 0, "forgotten flow keeps its backend");
+	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_MISS_NONSYN), 1, "non-SYN miss counted");
+	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_PREV_RING), 1, "prev ring counted");
+
+	test__start_subtest("syn_goes_to_current");
+	expect_l2(&dp, &syn, 1, "new flow uses the current ring");
+
+	test__start_subtest("prev_backend_down_uses_current");
+	ack.sport = 51002;
+	ASSERT_OK(fix_backend(&dp, IDS4[0], 0, 4, BE4[0], MAC_BE[0], false), "down");
+	expect_l2(&dp, &ack, 1, "prev backend down");
+
+	test__start_subtest("prev_backend_removed_uses_current");
+	ack.sport = 51003;
+	/* the id was given to another VIP: not this VIP's backend any more */
+	ASSERT_OK(fix_backend(&dp, IDS4[0], 7, 4, BE4[0], MAC_BE[0], true), "reused id");
+	expect_l2(&dp, &ack, 1, "prev backend belongs to another VIP");
+
+	test__start_subtest("empty_ring_drops");
+	{
+		__u8 in[PKT_MAX], out[PKT_MAX];
+		size_t len, out_len;
+
+		ASSERT_OK(fix_ring(&dp, 1, NULL, 0), "empty ring");
+		syn.sport = 51004;
+		len = pkt_build(&syn, in);
+		ASSERT_EQ(fix_run(&dp, in, len, out, &out_len), XDP_DROP, "no backend");
+		ASSERT_EQ(stat(&dp, XDPLB_STAT_DROP_NO_BACKEND), 1, "no_backend counted");
+	}
+	dp_close(&dp);
+}
+
+TEST(fwd_pass_through)
+{
+	struct pkt_spec s = { .family = 4, .src = "192.0.2.7", .dst = "10.0.0.50",
+			      .proto = IPPROTO_TCP, .sport = 40000, .dport = 22, .tcp_flags = 0x10,
+			      .payload = 20 };
+	__u8 in[PKT_MAX];
+	size_t len;
+	struct dp dp;
+
+	if (!setup_l2(&dp))
+		return;
+	test__start_subtest("tcp4_other_address");
+	expect_pass_unchanged(&dp, in, pkt_build(&s, in), "ssh to the LB");
+	ASSERT_EQ(stat(&dp, XDPLB_STAT_PASS_NOT_VIP), 1, "not_vip counted");
+
+	test__start_subtest("udp6_other_address");
+	s = (struct pkt_spec){ .family = 6, .src = "2001:db8::1", .dst = "fd00::50",
+			       .proto = IPPROTO_UDP, .sport = 1, .dport = 53, .payload = 9 };
+	expect_pass_unchanged(&dp, in, pkt_build(&s, in), "udp6");
+
+	test__start_subtest("arp");
+	memset(in, 0, 60);
+	memset(in, 0xff, 6);
+	memcpy(in + 6, MAC_CLIENT, 6);
+	in[12] = 0x08;
+	in[13] = 0x06;
+	expect_pass_unchanged(&dp, in, 60, "arp");
+	ASSERT_EQ(stat(&dp, XDPLB_STAT_PASS_NOT_IP), 1, "not_ip counted");
+
+	test__start_subtest("ndp_to_vip_address");
+	s = (struct pkt_spec){ .family = 6, .src = "fe80::1", .dst = VIP6, .proto = IPPROTO_ICMPV6,
+			       .icmp_type = 135, .payload = 16 };
+	expect_pass_unchanged(&dp, in, pkt_build(&s, in), "neighbour solicitation");
+	ASSERT_EQ(stat(&dp, XDPLB_STAT_PASS_ICMP_OTHER), 1, "icmp_other counted");
+
+	test__start_subtest("echo_to_other_address");
+	s = (struct pkt_spec){ .family = 4, .src = "192.0.2.1", .dst = "10.0.0.50",
+			       .proto = IPPROTO_ICMP, .icmp_type = 8, .payload = 56 };
+	expect_pass_unchanged(&dp, in, pkt_build(&s, in), "ping the LB");
+
+	test__start_subtest("gre_to_vip_address");
+	s = (struct pkt_spec){ .family = 4, .src = "192.0.2.1", .dst = VIP4, .proto = 47,
+			       .payload = 20 };
+	len = pkt_build(&s, in);
+	expect_pass_unchanged(&dp, in, len, "other protocol");
+	dp_close(&dp);
+}

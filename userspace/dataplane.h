@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* dataplane.h - load the forwarder and write its maps (the daemon's and the
+ * tests' only way to touch the datapath). */
+#ifndef XDPLB_DATAPLANE_H
+#define XDPLB_DATAPLANE_H
+
+#include <stdbool.h>
+#include "xdplb.h"
+
+struct xdplb_bpf;
+
+struct dp {
+	struct xdplb_bpf *skel;
+};
+
+struct dp_opts {
+	__u32 flows; /* established flow table entries; 0 = XDPLB_DEFAULT_FLOWS */
+};
+
+/* Route libbpf's own messages to stderr (verbose) or nowhere. */
+void dp_set_libbpf_verbose(bool verbose);
+
+int dp_open(struct dp *dp, const struct dp_opts *opts);
+void dp_close(struct dp *dp);
+int dp_prog_fd(const struct dp *dp);
+
+int dp_config_set(struct dp *dp, const struct xdplb_config *cfg);
+/* Create an inner array of m backend ids and put it in ring slot `slot`. */
+int dp_ring_set(struct dp *dp, __u32 slot, const __u32 *table, __u32 m);
+int dp_ring_clear(struct dp *dp, __u32 slot);
+int dp_vip_set(struct dp *dp, const struct xdplb_vip_key *key, const struct xdplb_vip_info *vi);
+int dp_vip_get(const struct dp *dp, const struct xdplb_vip_key *key, struct xdplb_vip_info *vi);
+int dp_vip_del(struct dp *dp, const struct xdplb_vip_key *key);
+int dp_backend_set(struct dp *dp, __u32 id, const struct xdplb_backend_info *be);
+
+/* Per-CPU values summed. */
+int dp_vip_counters(const struct dp *dp, __u32 vip_id, struct xdplb_counters *out);
+int dp_backend_counters(const struct dp *dp, __u32 be_id, struct xdplb_counters *out);
+int dp_stats(const struct dp *dp, struct xdplb_stats *out);
+/* Zero every counter (tests use it between cases). */
+int dp_counters_reset(struct dp *dp);
+
+/* Look a flow up in the established, then the half-open table.
+ * Returns 1 and fills *out if found (established: *established = true). */
+int dp_flow_lookup(const struct dp *dp, const struct xdplb_flow_key *key,
+		   struct xdplb_flow_val *out, bool *established);
+int dp_flows_clear(struct dp *dp);
+
+#endif /* XDPLB_DATAPLANE_H */
