@@ -27,7 +27,7 @@ static __always_inline int echo_reply(void *data, void *end, const struct pkt *p
 	struct ipv6hdr *ip6 = data + (p->l3_off & 0x1f);
 	__u16 old;
 
-	if ((void *)(ih + 1) > end || (void *)(ip6 + 1) > end)
+	if ((void *)(ih + 1) > end || (void *)(iph + 1) > end)
 		return -1;
 	old = *(__u16 *)ih;
 	ih->type = p->family == XDPLB_AF_INET ? ICMP_ECHOREPLY : ICMPV6_ECHO_REPLY;
@@ -39,6 +39,8 @@ static __always_inline int echo_reply(void *data, void *end, const struct pkt *p
 		iph->saddr = p->dst.v4;
 		iph->daddr = p->src.v4;
 	} else {
+		if ((void *)(ip6 + 1) > end)
+			return -1;
 		ip6->hop_limit = XDPLB_OUTER_TTL;
 		__builtin_memcpy(&ip6->saddr, &p->dst, 16);
 		__builtin_memcpy(&ip6->daddr, &p->src, 16);

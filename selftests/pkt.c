@@ -125,7 +125,7 @@ static size_t build_ip4(const struct pkt_spec *s, __u8 *ip)
 	ip[1] = s->tos;
 	put16(ip + 4, 0x4242);
 	put16(ip + 6, (s->df ? 0x4000 : 0) | s->frag);
-	ip[8] = 64;
+	ip[8] = s->ttl ? s->ttl : 64;
 	ip[9] = s->proto;
 	put_addr(4, s->src, ip + 12);
 	put_addr(4, s->dst, ip + 16);
@@ -146,7 +146,7 @@ static size_t build_ip6(const struct pkt_spec *s, __u8 *ip)
 	ip[0] = 0x60 | (s->tos >> 4);
 	ip[1] = (__u8)(s->tos << 4);
 	ip[6] = s->frag6 ? 44 : s->proto;
-	ip[7] = 64;
+	ip[7] = s->ttl ? s->ttl : 64;
 	put_addr(6, s->src, ip + 8);
 	put_addr(6, s->dst, ip + 24);
 	if (s->frag6) {

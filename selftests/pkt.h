@@ -24,6 +24,7 @@ struct pkt_spec {
 	__u16 frag;         /* IPv4 frag_off bits (host order) besides DF */
 	bool frag6;         /* IPv6: add a fragment header */
 	__u8 tos;
+	__u8 ttl;           /* 0: 64 */
 	bool vlan;
 	__u16 vlan_tci;
 	const __u8 *l4;     /* if set: raw bytes after the IP header (ICMP errors) */
