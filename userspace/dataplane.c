@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* dataplane.c - the forwarder's skeleton and map writes. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <linux/if_link.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,28 @@ void dp_set_libbpf_verbose(bool verbose)
 	libbpf_set_print(libbpf_print);
 }
 
+/* Pin every map as DIR/NAME; libbpf reuses a compatible pinned map at load
+ * (so a restarted daemon keeps the flow table), or pins the new one. */
+static int set_pins(struct dp *dp, const char *dir)
+{
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	int n_pinned = 0, n = 0, err;
+
+	bpf_object__for_each_map(map, dp->skel->obj) {
+		if (snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map)) >=
+		    (int)sizeof(path))
+			return -ENAMETOOLONG;
+		n++;
+		n_pinned += !access(path, F_OK);
+		err = bpf_map__set_pin_path(map, path);
+		if (err)
+			return err;
+	}
+	dp->adopted = n_pinned == n;
+	return 0;
+}
+
 int dp_open(struct dp *dp, const struct dp_opts *opts)
 {
 	__u32 flows = opts && opts->flows ? opts->flows : XDPLB_DEFAULT_FLOWS;
@@ -43,9 +68,11 @@ int dp_open(struct dp *dp, const struct dp_opts *opts)
 	if (!err)
 		err = bpf_map__set_max_entries(dp->skel->maps.flows_new,
 					       flows / 4 > 4096 ? flows / 4 : 4096);
+	if (!err && opts && opts->pin_dir)
+		err = set_pins(dp, opts->pin_dir);
 	if (!err)
 		err = xdplb_bpf__load(dp->skel);
-	if (!err)
+	if (!err && !dp->adopted)
 		err = dp_config_set(dp, &cfg);
 	if (err) {
 		dp_close(dp);
@@ -63,6 +90,117 @@ void dp_close(struct dp *dp)
 int dp_prog_fd(const struct dp *dp)
 {
 	return bpf_program__fd(dp->skel->progs.xdplb_fwd);
+}
+
+bool dp_adopted(const struct dp *dp)
+{
+	return dp->adopted;
+}
+
+static int link_path(char *buf, size_t len, const char *dir)
+{
+	return snprintf(buf, len, "%s/link", dir) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+/* Swap our program into the pinned link of a running datapath. */
+static int attach_adopt(struct dp *dp, int ifindex, const char *path, enum dp_xdp_mode *used,
+			char *err, size_t errlen)
+{
+	struct bpf_link_info info = { 0 };
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	if (!ret && (info.type != BPF_LINK_TYPE_XDP || (int)info.xdp.ifindex != ifindex)) {
+		snprintf(err, errlen, "pinned link %s is not an XDP link on this interface", path);
+		ret = -EEXIST;
+	} else if (!ret && bpf_link_update(fd, dp_prog_fd(dp), NULL)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot replace the program in %s: %s", path, strerror(-ret));
+	}
+	/* the link keeps the mode it was made with; the kernel does not say which */
+	*used = DP_XDP_AUTO;
+	close(fd);
+	return ret;
+}
+
+static int link_create(struct dp *dp, int ifindex, enum dp_xdp_mode mode)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, o);
+	int fd;
+
+	o.flags = mode == DP_XDP_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	fd = bpf_link_create(dp_prog_fd(dp), ifindex, BPF_XDP, &o);
+	return fd < 0 ? -errno : fd;
+}
+
+int dp_attach(struct dp *dp, int ifindex, const char *pin_dir, enum dp_xdp_mode mode,
+	      enum dp_xdp_mode *used, char *warn, size_t warnlen, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int fd, ret;
+
+	if (warn && warnlen)
+		warn[0] = 0;
+	ret = link_path(path, sizeof(path), pin_dir);
+	if (ret)
+		return ret;
+	if (!access(path, F_OK))
+		return attach_adopt(dp, ifindex, path, used, err, errlen);
+	*used = mode == DP_XDP_GENERIC ? DP_XDP_GENERIC : DP_XDP_NATIVE;
+	fd = link_create(dp, ifindex, *used);
+	if (fd < 0 && mode == DP_XDP_AUTO) {
+		if (warn)
+			snprintf(warn, warnlen,
+				 "native XDP failed (%s): the driver does not support it; "
+				 "falling back to generic XDP (slower)",
+				 strerror(-fd));
+		*used = DP_XDP_GENERIC;
+		fd = link_create(dp, ifindex, *used);
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot attach XDP program to ifindex %d: %s%s", ifindex,
+			 strerror(-fd),
+			 fd == -EBUSY || fd == -EEXIST ? " (another XDP program is attached)"
+			 : mode == DP_XDP_NATIVE       ? " (try --xdp-mode generic)"
+						       : "");
+		return fd;
+	}
+	ret = bpf_obj_pin(fd, path) ? -errno : 0;
+	if (ret)
+		snprintf(err, errlen, "cannot pin the XDP link at %s: %s", path, strerror(-ret));
+	close(fd); /* on failure this detaches again: nothing half done */
+	return ret;
+}
+
+int dp_detach(const char *pin_dir, char *err, size_t errlen)
+{
+	struct dirent *de;
+	char path[PATH_MAX];
+	DIR *d = opendir(pin_dir);
+	int ret = 0;
+
+	if (!d) {
+		snprintf(err, errlen, "nothing pinned at %s: %s", pin_dir, strerror(errno));
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, de->d_name);
+		if (unlink(path) && !ret) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+		}
+	}
+	closedir(d);
+	if (!ret && rmdir(pin_dir)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot remove %s: %s", pin_dir, strerror(errno));
+	}
+	return ret;
 }
 
 static int map_fd(const struct bpf_map *m)

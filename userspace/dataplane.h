@@ -11,10 +11,18 @@ struct xdplb_bpf;
 
 struct dp {
 	struct xdplb_bpf *skel;
+	bool adopted;
 };
 
 struct dp_opts {
-	__u32 flows; /* established flow table entries; 0 = XDPLB_DEFAULT_FLOWS */
+	__u32 flows;         /* established flow table entries; 0 = XDPLB_DEFAULT_FLOWS */
+	const char *pin_dir; /* maps pinned (or adopted) here; NULL: not pinned */
+};
+
+enum dp_xdp_mode {
+	DP_XDP_AUTO = 0, /* native, else generic with a warning */
+	DP_XDP_NATIVE,
+	DP_XDP_GENERIC,
 };
 
 /* Route libbpf's own messages to stderr (verbose) or nowhere. */
@@ -23,6 +31,18 @@ void dp_set_libbpf_verbose(bool verbose);
 int dp_open(struct dp *dp, const struct dp_opts *opts);
 void dp_close(struct dp *dp);
 int dp_prog_fd(const struct dp *dp);
+/* True if dp_open() found the maps pinned and reused them. */
+bool dp_adopted(const struct dp *dp);
+
+/* Attach to ifindex through a bpf_link pinned as PIN_DIR/link, or, if that
+ * link exists, swap the program in it atomically.  *mode_used says which
+ * mode is in force; warn (if not NULL) gets a one-line explanation when
+ * auto fell back to generic.  err gets a message on failure. */
+int dp_attach(struct dp *dp, int ifindex, const char *pin_dir, enum dp_xdp_mode mode,
+	      enum dp_xdp_mode *mode_used, char *warn, size_t warnlen, char *err, size_t errlen);
+/* Remove the link and every pinned map under pin_dir (the interface's own
+ * directory).  Returns 0, or -errno with err set. */
+int dp_detach(const char *pin_dir, char *err, size_t errlen);
 
 int dp_config_set(struct dp *dp, const struct xdplb_config *cfg);
 /* Create an inner array of m backend ids and put it in ring slot `slot`. */

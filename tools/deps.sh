@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# deps.sh - install the Debian packages xdplb needs; installs only what is
+# missing, so running it again is a no-op.  Used by `make deps`.
+set -euo pipefail
+
+PKGS=(
+	# build
+	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev
+	linux-libc-dev pkg-config libclang-rt-14-dev
+	# labs and tests
+	iproute2 ethtool curl nginx-light socat procps psmisc
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages: ${missing[*]} (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-2.0
+/* ctl.c - the control socket server. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "ctl.h"
+
+struct ctl_client {
+	struct loop_fd lf;
+	struct loop_timer idle;
+	struct ctl *ctl;
+	struct strbuf in, out;
+	size_t out_off;
+	struct ctl_client *prev, *next;
+};
+
+struct ctl {
+	struct loop_fd lf;
+	struct loop *loop;
+	ctl_handler handler;
+	void *arg;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct ctl_client *clients;
+	unsigned int n_clients;
+};
+
+static void client_free(struct ctl_client *c)
+{
+	struct ctl *ctl = c->ctl;
+
+	loop_del(ctl->loop, &c->lf);
+	loop_timer_cancel(ctl->loop, &c->idle);
+	close(c->lf.fd);
+	sb_free(&c->in);
+	sb_free(&c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ctl->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	ctl->n_clients--;
+	free(c);
+}
+
+static void client_flush(struct ctl_client *c)
+{
+	ssize_t n;
+
+	while (c->out_off < c->out.len) {
+		n = send(c->lf.fd, c->out.buf + c->out_off, c->out.len - c->out_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return; /* EPOLLOUT brings us back */
+		if (n <= 0)
+			break;
+		c->out_off += (size_t)n;
+	}
+	client_free(c);
+}
+
+/* Switch the client from reading to writing `reply`. */
+static void client_reply(struct ctl_client *c)
+{
+	loop_mod(c->ctl->loop, &c->lf, EPOLLOUT);
+	loop_timer_set(c->ctl->loop, &c->idle, CTL_IDLE_MS);
+	client_flush(c);
+}
+
+static void client_error(struct ctl_client *c, const char *msg)
+{
+	sb_reset(&c->out);
+	sb_printf(&c->out, "error %s\n", msg);
+	client_reply(c);
+}
+
+static void client_request(struct ctl_client *c)
+{
+	struct strbuf body;
+	int ret;
+
+	sb_init(&body, CTL_MAX_REPLY);
+	sb_append(&c->in, "", 1); /* NUL-terminate; len counts it */
+	ret = c->ctl->handler(c->ctl->arg, c->in.buf, c->in.len - 1, &body);
+	if (body.overflow) {
+		client_error(c, "reply too large");
+	} else {
+		sb_printf(&c->out, ret ? "error %s%s" : "ok\n%s", sb_str(&body),
+			  ret && (!body.len || body.buf[body.len - 1] != '\n') ? "\n" : "");
+		client_reply(c);
+	}
+	sb_free(&body);
+}
+
+static void client_read(struct ctl_client *c)
+{
+	char buf[16384];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(c->lf.fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0) {
+			client_free(c);
+			return;
+		}
+		if (n == 0) {
+			client_request(c);
+			return;
+		}
+		if (memchr(buf, 0, (size_t)n) || !sb_append(&c->in, buf, (size_t)n)) {
+			client_error(c, memchr(buf, 0, (size_t)n) ? "request contains a NUL byte"
+								 : "request too large");
+			return;
+		}
+	}
+}
+
+static void client_event(struct loop_fd *lf, uint32_t events)
+{
+	struct ctl_client *c = (struct ctl_client *)lf;
+
+	if (c->out.len || c->out.overflow)
+		client_flush(c);
+	else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		client_read(c);
+}
+
+static void client_idle(struct loop_timer *t)
+{
+	struct ctl_client *c = (void *)((char *)t - offsetof(struct ctl_client, idle));
+
+	if (c->out.len)
+		client_free(c); /* it does not read its answer */
+	else
+		client_error(c, "request timed out (send the request, then shut down writing)");
+}
+
+static void ctl_accept(struct loop_fd *lf, uint32_t events)
+{
+	struct ctl *ctl = (struct ctl *)lf;
+	struct ctl_client *c;
+	int fd;
+
+	(void)events;
+	while ((fd = accept4(ctl->lf.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (ctl->n_clients >= CTL_MAX_CLIENTS || !(c = calloc(1, sizeof(*c)))) {
+			send(fd, "error too many clients\n", 23, MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(fd);
+			continue;
+		}
+		c->lf.fd = fd;
+		c->lf.cb = client_event;
+		c->idle.cb = client_idle;
+		c->ctl = ctl;
+		sb_init(&c->in, CTL_MAX_REQUEST);
+		sb_init(&c->out, 0);
+		if (loop_add(ctl->loop, &c->lf, EPOLLIN)) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = ctl->clients;
+		if (c->next)
+			c->next->prev = c;
+		ctl->clients = c;
+		ctl->n_clients++;
+		loop_timer_set(ctl->loop, &c->idle, CTL_IDLE_MS);
+	}
+}
+
+/* A socket file that nobody answers on is left over from a dead daemon. */
+static int remove_stale(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), live;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	live = !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (live) {
+		snprintf(err, errlen, "another lbd is answering on %s", path);
+		return -EADDRINUSE;
+	}
+	unlink(path);
+	return 0;
+}
+
+static int ctl_listen(struct ctl *ctl, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd, ret;
+
+	ret = remove_stale(ctl->path, err, errlen);
+	if (ret)
+		return ret;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctl->path);
+	old = umask(0177); /* the socket is born 0600: no window where others connect */
+	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
+	umask(old);
+	if (!ret && chmod(ctl->path, 0600))
+		ret = -errno;
+	if (!ret && listen(fd, 128))
+		ret = -errno;
+	if (ret) {
+		snprintf(err, errlen, "cannot listen on %s: %s", ctl->path, strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	ctl->lf.fd = fd;
+	return 0;
+}
+
+struct ctl *ctl_open(struct loop *l, const char *path, ctl_handler h, void *arg, char *err,
+		     size_t errlen)
+{
+	struct ctl *ctl;
+
+	if (strlen(path) >= sizeof(ctl->path)) {
+		snprintf(err, errlen, "socket path too long: %s", path);
+		return NULL;
+	}
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return NULL;
+	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
+	ctl->loop = l;
+	ctl->handler = h;
+	ctl->arg = arg;
+	ctl->lf.cb = ctl_accept;
+	if (ctl_listen(ctl, err, errlen) || loop_add(l, &ctl->lf, EPOLLIN)) {
+		if (ctl->lf.fd > 0)
+			close(ctl->lf.fd);
+		free(ctl);
+		return NULL;
+	}
+	return ctl;
+}
+
+void ctl_close(struct ctl *ctl)
+{
+	if (!ctl)
+		return;
+	while (ctl->clients)
+		client_free(ctl->clients);
+	loop_del(ctl->loop, &ctl->lf);
+	close(ctl->lf.fd);
+	unlink(ctl->path);
+	free(ctl);
+}
