@@ -11,7 +11,7 @@
  * update swaps the whole value under RCU: a ring switch is atomic. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XDPLB_MAX_VIPS);
+	__uint(max_entries, 2 * XDPLB_MAX_VIPS); /* a VIP and its address's echo key */
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct xdplb_vip_key);
 	__type(value, struct xdplb_vip_info);

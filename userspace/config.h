@@ -1,0 +1,175 @@
+/* config.h - the configuration model, its text forms and the one command parser. */
+#ifndef XDPLB_CONFIG_H
+#define XDPLB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "xdplb.h"
+
+/* Limits of the model (the ABI header holds XDPLB_MAX_VIPS/_BACKENDS). */
+#define XDPLB_MAX_BACKENDS_PER_VIP 4096
+
+/* Limits of the text forms. */
+#define CMD_MAX_LINE	    4096 /* bytes in one line, newline excluded */
+#define CMD_MAX_WORDS	    64	 /* words in one line */
+#define CMD_MAX_CHECK_PATH  256	 /* http check path, NUL included */
+#define CMD_MAX_FILE	    4096 /* restore FILE, NUL included */
+#define CMD_MIN_RING_SIZE   3	 /* what maglev_build() accepts */
+#define CMD_MAX_FALL_RISE   100
+#define CMD_MAX_TOP	    1000000
+#define CMD_MAX_DURATION_MS (86400u * 1000) /* one day */
+
+/* Buffer sizes for the formatting helpers. */
+#define XDPLB_ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
+#define XDPLB_VIP_STRLEN  64 /* "[" ADDR "]:" PORT "/" PROTO */
+#define XDPLB_DUR_STRLEN  16
+#define XDPLB_OPTS_STRLEN (160 + CMD_MAX_CHECK_PATH)
+
+/* Defaults of `vip add` and `backend add`. */
+#define XDPLB_DEFAULT_METHOD	  XDPLB_METHOD_L2
+#define XDPLB_DEFAULT_INTERVAL_MS 2000
+#define XDPLB_DEFAULT_TIMEOUT_MS  1000
+#define XDPLB_DEFAULT_FALL	  3
+#define XDPLB_DEFAULT_RISE	  2
+#define XDPLB_DEFAULT_WEIGHT	  1
+#define XDPLB_MAX_WEIGHT	  65535
+
+enum xdplb_check {
+	XDPLB_CHECK_NONE = 0,
+	XDPLB_CHECK_TCP,
+	XDPLB_CHECK_HTTP,
+	XDPLB_CHECK_MAX,
+};
+
+/* Everything `vip add` can set besides the key. */
+struct xdplb_vip_opts {
+	enum xdplb_method method;
+	__u32 ring_size; /* prime, <= XDPLB_MAX_RING_SIZE */
+	enum xdplb_check check;
+	char check_path[CMD_MAX_CHECK_PATH]; /* XDPLB_CHECK_HTTP only, else "" */
+	__u32 interval_ms;
+	__u32 timeout_ms;
+	__u32 fall;
+	__u32 rise;
+	__u32 flags; /* XDPLB_VIP_F_HASH_SRC (`src hash`) */
+};
+
+enum cmd_kind {
+	CMD_NONE = 0,
+	CMD_HELP,
+	CMD_VIP_ADD,
+	CMD_VIP_DEL,
+	CMD_VIP_SHOW,
+	CMD_BACKEND_ADD,
+	CMD_BACKEND_SET,
+	CMD_BACKEND_DEL,
+	CMD_STATS,
+	CMD_FLOWS,
+	CMD_FLOW_LOOKUP,
+	CMD_SAVE,
+	CMD_RESTORE,
+	CMD_KIND_MAX,
+};
+
+/* One parsed command.  Fields a command does not use are zero; strings are
+ * copies, so the struct does not point into the argv it came from (except
+ * help_object, which points to a static table name). */
+struct xdplb_cmd {
+	enum cmd_kind kind;
+	const char *help_object; /* CMD_HELP: object name, NULL for all */
+	bool has_vip;		 /* false: optional VIP not given */
+	struct xdplb_vip_key vip;
+	struct xdplb_vip_opts opts; /* CMD_VIP_ADD, defaults filled in */
+	union xdplb_addr addr;	    /* backend address */
+	__u8 family;		    /* its XDPLB_AF_* */
+	__u32 weight;		    /* CMD_BACKEND_ADD/SET */
+	__u32 top;		    /* CMD_FLOWS: 0 when not given */
+	union xdplb_addr client;    /* CMD_FLOW_LOOKUP */
+	__u8 client_family;
+	__u16 client_port;	 /* host order */
+	char file[CMD_MAX_FILE]; /* CMD_RESTORE: path, "-" for stdin */
+};
+
+struct xdplb_backend {
+	union xdplb_addr addr;
+	__u32 id;     /* < XDPLB_MAX_BACKENDS, unique in the model */
+	__u32 weight; /* 0..XDPLB_MAX_WEIGHT; 0 drains */
+	__u8 family;  /* XDPLB_AF_* */
+};
+
+struct xdplb_vip {
+	struct xdplb_vip_key key;
+	struct xdplb_vip_opts opts;
+	__u32 id; /* < XDPLB_MAX_VIPS */
+	__u32 n_backends;
+	__u32 cap_backends;
+	struct xdplb_backend *backends; /* sorted by (family, address) */
+};
+
+/* The configuration: the one source of truth the daemon derives maps from.
+ * Initialise with model_init() (or zero it), release with model_free(). */
+struct xdplb_model {
+	struct xdplb_vip *vips; /* sorted by vip_key_cmp() */
+	__u32 n_vips;
+	__u32 cap_vips;
+	__u32 n_backends;			   /* over all VIPs */
+	__u64 vip_ids[(XDPLB_MAX_VIPS + 63) / 64]; /* bitmap of VIP ids in use */
+	__u32 be_next;				   /* lowest backend id never handed out */
+	__u32 *be_free; /* ring buffer of freed backend ids, oldest first */
+	__u32 be_free_head;
+	__u32 be_free_len;
+	__u32 be_free_cap;
+};
+
+/* config.c: text forms.  Parsers return 0 or -1; formatters return buf. */
+int cfg_error(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
+bool ring_size_is_prime(__u32 n);
+int addr_parse(const char *s, union xdplb_addr *addr, __u8 *family);
+char *addr_format(const union xdplb_addr *addr, __u8 family, char *buf, size_t len);
+const char *addr_unusable(const union xdplb_addr *addr, __u8 family);
+int vip_parse(const char *s, struct xdplb_vip_key *key, char *err, size_t errlen);
+char *vip_format(const struct xdplb_vip_key *key, char *buf, size_t len);
+int vip_key_cmp(const struct xdplb_vip_key *a, const struct xdplb_vip_key *b);
+int endpoint_parse(const char *s, union xdplb_addr *addr, __u8 *family, __u16 *port, char *err,
+		   size_t errlen);
+int duration_parse(const char *s, __u32 *ms);
+char *duration_format(__u32 ms, char *buf, size_t len);
+int method_parse(const char *s, enum xdplb_method *method);
+const char *method_name(enum xdplb_method method);
+const char *check_name(enum xdplb_check check);
+bool check_path_ok(const char *s);
+void vip_opts_default(struct xdplb_vip_opts *o);
+int vip_opts_check(const struct xdplb_vip_opts *o, char *err, size_t errlen);
+char *vip_opts_format(const struct xdplb_vip_opts *o, char *buf, size_t len);
+
+/* parse.c: words to commands. */
+int cmd_split_line(char *line, char **argv, int *argc, char *err, size_t errlen);
+int cmd_parse(int argc, char **argv, struct xdplb_cmd *out, char *err, size_t errlen);
+const char *cmd_kind_name(enum cmd_kind kind, char *buf, size_t len);
+bool cmd_is_change(enum cmd_kind kind);
+void cmd_usage(FILE *f, const char *object);
+
+/* model.c: the model.  Functions taking err return 0 or -1 with a message. */
+void model_init(struct xdplb_model *m);
+void model_free(struct xdplb_model *m);
+int model_copy(struct xdplb_model *dst, const struct xdplb_model *src);
+int model_apply(struct xdplb_model *m, const struct xdplb_cmd *c, char *err, size_t errlen);
+int model_save(const struct xdplb_model *m, FILE *f);
+int model_load(struct xdplb_model *m, FILE *f, char *err, size_t errlen);
+/* Where model_assign_ids() takes ids from: a number, or -1 for "none". */
+struct model_id_source {
+	long (*vip_id)(void *ctx, const struct xdplb_vip *v);
+	long (*be_id)(void *ctx, const struct xdplb_vip *v, const struct xdplb_backend *b);
+	void *ctx;
+};
+/* Give VIPs and backends the ids src names (the ids of a running datapath,
+ * when lbd adopts it); the rest get fresh ones.  Returns 0 or -1 (ENOMEM). */
+int model_assign_ids(struct xdplb_model *m, const struct model_id_source *src);
+struct xdplb_vip *model_find_vip(const struct xdplb_model *m, const struct xdplb_vip_key *key);
+struct xdplb_backend *model_find_backend(const struct xdplb_vip *v, const union xdplb_addr *addr,
+					 __u8 family);
+
+#endif /* XDPLB_CONFIG_H */
