@@ -17,7 +17,8 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iheaders -Iuserspace -I$(BUILD)
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iheaders -Iuserspace -I$(BUILD) \
+	    $(EXTRA_CFLAGS)
 LDLIBS   += -lbpf -lelf -lz -lmnl -lm
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -D__TARGET_ARCH_$(ARCH) -Iheaders \
 	      $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
@@ -52,7 +53,10 @@ BINS := $(if $(wildcard userspace/lbd.c),$(BUILD)/lbd) \
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test bench demo demo-down clean
+# lbd, lbctl and lbdecap again with AddressSanitizer + UBSan, for the tests.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+.PHONY: all deps test bench demo demo-down clean san
 
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(BUILD)/test_progs $(if $(BENCH_SRCS),$(BUILD)/bench)
 
@@ -85,7 +89,8 @@ $(BUILD)/test_progs: $(TEST_OBJS) $(BUILD)/libxdplb.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/bench: $(BENCH_OBJS) $(BUILD)/libxdplb.a
+$(BUILD)/bench: $(BENCH_OBJS) $(BUILD)/obj/selftests/fixture.o $(BUILD)/obj/selftests/pkt.o \
+		$(BUILD)/libxdplb.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -95,8 +100,13 @@ $(BUILD)/bpf:
 deps:
 	@bash tools/deps.sh
 
-test: deps all
-	@bash selftests/run.sh
+san: $(SKELS)
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san CC=clang \
+		EXTRA_CFLAGS="$(SAN_FLAGS) -I$(BUILD)" $(patsubst $(BUILD)/%,$(BUILD)/san/%,$(BINS))
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all san
+	@BUILD=$(BUILD) bash selftests/run.sh
 
 bench: deps all
 	@$(BUILD)/bench

@@ -184,12 +184,31 @@ struct xdplb_stats {
 	__u64 v[XDPLB_STAT_MAX];
 };
 
-#define XDPLB_STAT_NAMES                                                                  \
-	"aborted", "drop", "pass", "tx", "redirect", "not_ip", "not_vip", "truncated",    \
-		"ip_malformed", "ipv6_ext", "icmp_other", "truncated", "fragment",       \
-		"no_backend", "too_big", "encap", "flow_hit", "miss_syn",  \
-		"miss_nonsyn", "prev_ring", "promoted", "icmp_echo", "icmp_err_fwd",     \
-		"icmp_ptb_sent"
+/* Names of the global counters, for `lbctl stats` and /metrics:
+ * static const char *const names[XDPLB_STAT_MAX] = { XDPLB_STAT_NAMES }; */
+#define XDPLB_STAT_NAMES                                                        \
+	[XDPLB_STAT_ABORTED] = "aborted", [XDPLB_STAT_DROP] = "drop",            \
+	[XDPLB_STAT_PASS] = "pass", [XDPLB_STAT_TX] = "tx",                      \
+	[XDPLB_STAT_REDIRECT] = "redirect",                                      \
+	[XDPLB_STAT_PASS_NOT_IP] = "pass_not_ip",                                \
+	[XDPLB_STAT_PASS_NOT_VIP] = "pass_not_vip",                              \
+	[XDPLB_STAT_PASS_TRUNCATED] = "pass_truncated",                          \
+	[XDPLB_STAT_PASS_IP_MALFORMED] = "pass_ip_malformed",                    \
+	[XDPLB_STAT_PASS_IPV6_EXT] = "pass_ipv6_ext",                            \
+	[XDPLB_STAT_PASS_ICMP_OTHER] = "pass_icmp_other",                        \
+	[XDPLB_STAT_DROP_TRUNCATED] = "drop_truncated",                          \
+	[XDPLB_STAT_DROP_FRAGMENT] = "drop_fragment",                            \
+	[XDPLB_STAT_DROP_NO_BACKEND] = "drop_no_backend",                        \
+	[XDPLB_STAT_DROP_TOO_BIG] = "drop_too_big",                              \
+	[XDPLB_STAT_DROP_ENCAP] = "drop_encap",                                  \
+	[XDPLB_STAT_FLOW_HIT] = "flow_hit",                                      \
+	[XDPLB_STAT_FLOW_MISS_SYN] = "flow_miss_syn",                            \
+	[XDPLB_STAT_FLOW_MISS_NONSYN] = "flow_miss_nonsyn",                      \
+	[XDPLB_STAT_FLOW_PREV_RING] = "flow_prev_ring",                          \
+	[XDPLB_STAT_FLOW_PROMOTED] = "flow_promoted",                            \
+	[XDPLB_STAT_ICMP_ECHO] = "icmp_echo",                                    \
+	[XDPLB_STAT_ICMP_ERR_FWD] = "icmp_err_fwd",                              \
+	[XDPLB_STAT_ICMP_PTB_SENT] = "icmp_ptb_sent"
 
 #ifndef __bpf__
 _Static_assert(sizeof(union xdplb_addr) == 16, "addr");

@@ -8,7 +8,7 @@ PKGS=(
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev
 	linux-libc-dev pkg-config libclang-rt-14-dev
 	# labs and tests
-	iproute2 ethtool curl nginx-light socat procps psmisc
+	iproute2 iputils-ping ethtool curl nginx-light socat procps psmisc util-linux
 )
 
 missing=()

@@ -256,6 +256,29 @@ int dp_ring_clear(struct dp *dp, __u32 slot)
 	return err && errno != ENOENT ? -errno : 0;
 }
 
+int dp_ring_get(const struct dp *dp, __u32 slot, __u32 idx, __u32 *id)
+{
+	__u32 inner_id;
+	int fd, ret;
+
+	*id = XDPLB_NO_BACKEND;
+	if (bpf_map_lookup_elem(map_fd(dp->skel->maps.rings), &slot, &inner_id))
+		return errno == ENOENT ? 0 : -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return -errno;
+	ret = bpf_map_lookup_elem(fd, &idx, id) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+int dp_config_get(const struct dp *dp, struct xdplb_config *cfg)
+{
+	__u32 zero = 0;
+
+	return neg_errno(bpf_map_lookup_elem(map_fd(dp->skel->maps.config), &zero, cfg));
+}
+
 int dp_vip_set(struct dp *dp, const struct xdplb_vip_key *key, const struct xdplb_vip_info *vi)
 {
 	return neg_errno(bpf_map_update_elem(map_fd(dp->skel->maps.vips), key, vi, BPF_ANY));
@@ -274,6 +297,39 @@ int dp_vip_del(struct dp *dp, const struct xdplb_vip_key *key)
 int dp_backend_set(struct dp *dp, __u32 id, const struct xdplb_backend_info *be)
 {
 	return neg_errno(bpf_map_update_elem(map_fd(dp->skel->maps.backends), &id, be, BPF_ANY));
+}
+
+int dp_backend_get(const struct dp *dp, __u32 id, struct xdplb_backend_info *be)
+{
+	return neg_errno(bpf_map_lookup_elem(map_fd(dp->skel->maps.backends), &id, be));
+}
+
+int dp_txport_add(struct dp *dp, __u32 ifindex)
+{
+	return neg_errno(
+		bpf_map_update_elem(map_fd(dp->skel->maps.tx_ports), &ifindex, &ifindex, BPF_ANY));
+}
+
+int dp_vips_for_each(const struct dp *dp,
+		     int (*fn)(void *ctx, const struct xdplb_vip_key *k,
+			       const struct xdplb_vip_info *vi),
+		     void *ctx)
+{
+	int fd = map_fd(dp->skel->maps.vips), ret;
+	struct xdplb_vip_key key, next;
+	struct xdplb_vip_info vi;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &vi))
+			continue; /* deleted meanwhile */
+		ret = fn(ctx, &key, &vi);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 static int sum_counters(int fd, __u32 id, struct xdplb_counters *out)
@@ -393,4 +449,61 @@ int dp_flows_clear(struct dp *dp)
 {
 	clear_hash(map_fd(dp->skel->maps.flows));
 	return clear_hash(map_fd(dp->skel->maps.flows_new));
+}
+
+#define FLOW_BATCH 4096
+
+int dp_flows_for_each(const struct dp *dp,
+		      int (*fn)(void *ctx, const struct xdplb_flow_key *k,
+				const struct xdplb_flow_val *v),
+		      void *ctx)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	int fd = map_fd(dp->skel->maps.flows), ret = 0, err;
+	struct xdplb_flow_key *keys = calloc(FLOW_BATCH, sizeof(*keys));
+	struct xdplb_flow_val *vals = calloc(FLOW_BATCH, sizeof(*vals));
+	__u32 batch = 0, count, i;
+	bool first = true;
+
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	do {
+		count = FLOW_BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count,
+					   &o);
+		if (err && errno != ENOENT) {
+			ret = -errno;
+			break;
+		}
+		first = false;
+		for (i = 0; i < count && !ret; i++)
+			ret = fn(ctx, &keys[i], &vals[i]);
+	} while (!err && !ret);
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+static int count_one(void *ctx, const struct xdplb_flow_key *k, const struct xdplb_flow_val *v)
+{
+	(void)k;
+	(void)v;
+	(*(long *)ctx)++;
+	return 0;
+}
+
+long dp_flows_count(const struct dp *dp)
+{
+	long n = 0;
+	int err = dp_flows_for_each(dp, count_one, &n);
+
+	return err ? err : n;
+}
+
+__u32 dp_flows_capacity(const struct dp *dp)
+{
+	return bpf_map__max_entries(dp->skel->maps.flows);
 }

@@ -48,10 +48,21 @@ int dp_config_set(struct dp *dp, const struct xdplb_config *cfg);
 /* Create an inner array of m backend ids and put it in ring slot `slot`. */
 int dp_ring_set(struct dp *dp, __u32 slot, const __u32 *table, __u32 m);
 int dp_ring_clear(struct dp *dp, __u32 slot);
+/* The backend id in entry idx of the ring in slot (XDPLB_NO_BACKEND if none). */
+int dp_ring_get(const struct dp *dp, __u32 slot, __u32 idx, __u32 *id);
+int dp_config_get(const struct dp *dp, struct xdplb_config *cfg);
 int dp_vip_set(struct dp *dp, const struct xdplb_vip_key *key, const struct xdplb_vip_info *vi);
 int dp_vip_get(const struct dp *dp, const struct xdplb_vip_key *key, struct xdplb_vip_info *vi);
 int dp_vip_del(struct dp *dp, const struct xdplb_vip_key *key);
 int dp_backend_set(struct dp *dp, __u32 id, const struct xdplb_backend_info *be);
+int dp_backend_get(const struct dp *dp, __u32 id, struct xdplb_backend_info *be);
+/* Let backends behind another interface be reached (XDP redirect). */
+int dp_txport_add(struct dp *dp, __u32 ifindex);
+/* Call fn for every entry of the VIP map; stops at fn's first non-zero. */
+int dp_vips_for_each(const struct dp *dp,
+		     int (*fn)(void *ctx, const struct xdplb_vip_key *k,
+			       const struct xdplb_vip_info *vi),
+		     void *ctx);
 
 /* Per-CPU values summed. */
 int dp_vip_counters(const struct dp *dp, __u32 vip_id, struct xdplb_counters *out);
@@ -65,5 +76,13 @@ int dp_counters_reset(struct dp *dp);
 int dp_flow_lookup(const struct dp *dp, const struct xdplb_flow_key *key,
 		   struct xdplb_flow_val *out, bool *established);
 int dp_flows_clear(struct dp *dp);
+/* Every established flow, read in batches (the table is not locked). */
+int dp_flows_for_each(const struct dp *dp,
+		      int (*fn)(void *ctx, const struct xdplb_flow_key *k,
+				const struct xdplb_flow_val *v),
+		      void *ctx);
+/* Entries in the established table (counted by walking it). */
+long dp_flows_count(const struct dp *dp);
+__u32 dp_flows_capacity(const struct dp *dp);
 
 #endif /* XDPLB_DATAPLANE_H */

@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: GPL-2.0
+/* commands.c - what lbd does with a control socket request: changes go
+ * model copy -> apply -> persist -> swap -> datapath; queries read the
+ * model, the run-time state and the maps.  `-j` selects JSON output. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbd.h"
+#include "persist.h"
+#include "xdplb_hash.h"
+
+#define ERRLEN 512
+
+static int fail(struct strbuf *out, const char *msg)
+{
+	sb_reset(out);
+	sb_printf(out, "%s", msg);
+	return -1;
+}
+
+static int model_text(const struct xdplb_model *m, struct strbuf *sb)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int ret;
+
+	if (!f)
+		return -ENOMEM;
+	ret = model_save(m, f);
+	if (fclose(f) || ret) {
+		free(buf);
+		return -ENOMEM;
+	}
+	ret = sb_append(sb, buf, len) ? 0 : -ENOMEM;
+	free(buf);
+	return ret;
+}
+
+/* Persist `next`, make it the model and derive the datapath; on any
+ * failure the running configuration and the state file stay as they were. */
+static int commit(struct lbd *d, struct xdplb_model *next, struct strbuf *out)
+{
+	char err[ERRLEN], err2[ERRLEN];
+	struct xdplb_model old;
+	struct strbuf text;
+	int ret;
+
+	sb_init(&text, 0);
+	ret = model_text(next, &text);
+	if (!ret)
+		ret = persist_write(d->o.state_path, text.buf ? text.buf : "", text.len, err,
+				    sizeof(err));
+	else
+		snprintf(err, sizeof(err), "out of memory");
+	sb_free(&text);
+	if (ret) {
+		model_free(next);
+		return fail(out, err);
+	}
+	old = d->model;
+	d->model = *next;
+	if (!lbd_sync(d, err, sizeof(err))) {
+		model_free(&old);
+		return 0;
+	}
+	/* the datapath refused: go back to the old model, file included */
+	*next = d->model;
+	d->model = old;
+	model_free(next);
+	sb_init(&text, 0);
+	if (!model_text(&d->model, &text))
+		persist_write(d->o.state_path, sb_str(&text), text.len, err2, sizeof(err2));
+	sb_free(&text);
+	lbd_sync(d, err2, sizeof(err2));
+	return fail(out, err);
+}
+
+static int do_change(struct lbd *d, const struct xdplb_cmd *c, struct strbuf *out)
+{
+	struct xdplb_model next;
+	char err[ERRLEN];
+
+	if (model_copy(&next, &d->model))
+		return fail(out, "out of memory");
+	if (model_apply(&next, c, err, sizeof(err))) {
+		model_free(&next);
+		return fail(out, err);
+	}
+	return commit(d, &next, out);
+}
+
+static int do_restore(struct lbd *d, char *text, size_t len, struct strbuf *out)
+{
+	static char empty[] = "\n"; /* fmemopen() refuses size 0 */
+	struct xdplb_model next;
+	char err[ERRLEN];
+	FILE *f;
+	int ret;
+
+	if (model_copy(&next, &d->model))
+		return fail(out, "out of memory");
+	f = len ? fmemopen(text, len, "r") : fmemopen(empty, 1, "r");
+	if (!f) {
+		model_free(&next);
+		return fail(out, "out of memory");
+	}
+	ret = model_load(&next, f, err, sizeof(err));
+	fclose(f);
+	if (ret) {
+		model_free(&next);
+		return fail(out, err);
+	}
+	return commit(d, &next, out);
+}
+
+/* ---- vip show ---- */
+
+static void show_backend_text(const struct lbd *d, const struct xdplb_vip *v,
+			      const struct xdplb_backend *b, struct strbuf *out)
+{
+	const struct be_rt *r = &d->be[b->id];
+	char a[XDPLB_ADDR_STRLEN], nh[XDPLB_ADDR_STRLEN + 32] = "-";
+
+	if (r->resolved)
+		snprintf(nh, sizeof(nh), "%02x:%02x:%02x:%02x:%02x:%02x", r->nr.mac[0],
+			 r->nr.mac[1], r->nr.mac[2], r->nr.mac[3], r->nr.mac[4], r->nr.mac[5]);
+	else if (r->used)
+		snprintf(nh, sizeof(nh), "(%s)",
+			 r->resolve_err == -EAGAIN ? "resolving" : strerror(-r->resolve_err));
+	sb_printf(out, "    %-40s weight %-5u %-10s %s%s%s\n",
+		  addr_format(&b->addr, b->family, a, sizeof(a)), b->weight, be_state(d, b), nh,
+		  r->hc && !r->up && *hc_last_error(r->hc) ? "  check: " : "",
+		  r->hc && !r->up ? hc_last_error(r->hc) : "");
+	(void)v;
+}
+
+static void show_vip_text(const struct lbd *d, const struct xdplb_vip *v, struct strbuf *out)
+{
+	char vs[XDPLB_VIP_STRLEN], os[XDPLB_OPTS_STRLEN];
+	__u32 i;
+
+	sb_printf(out, "%s %s (%u backends)\n", vip_format(&v->key, vs, sizeof(vs)),
+		  vip_opts_format(&v->opts, os, sizeof(os)), v->n_backends);
+	for (i = 0; i < v->n_backends; i++)
+		show_backend_text(d, v, &v->backends[i], out);
+}
+
+static void json_str(struct strbuf *out, const char *s)
+{
+	sb_append(out, "\"", 1);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			sb_printf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			sb_printf(out, "\\u%04x", *s);
+		else
+			sb_append(out, s, 1);
+	}
+	sb_append(out, "\"", 1);
+}
+
+static void show_backend_json(const struct lbd *d, const struct xdplb_backend *b,
+			      struct strbuf *out)
+{
+	const struct be_rt *r = &d->be[b->id];
+	char a[XDPLB_ADDR_STRLEN], mac[18] = "";
+
+	if (r->resolved)
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", r->nr.mac[0],
+			 r->nr.mac[1], r->nr.mac[2], r->nr.mac[3], r->nr.mac[4], r->nr.mac[5]);
+	sb_printf(out, "{\"address\":");
+	json_str(out, addr_format(&b->addr, b->family, a, sizeof(a)));
+	sb_printf(out, ",\"id\":%u,\"weight\":%u,\"state\":\"%s\",\"mac\":", b->id, b->weight,
+		  be_state(d, b));
+	json_str(out, mac);
+	sb_printf(out, ",\"ifindex\":%u,\"check_error\":", r->resolved ? r->nr.ifindex : 0);
+	json_str(out, r->hc ? hc_last_error(r->hc) : "");
+	sb_printf(out, "}");
+}
+
+static void show_vip_json(const struct lbd *d, const struct xdplb_vip *v, struct strbuf *out)
+{
+	const struct vip_rt *vr = &d->vip[v->id];
+	char vs[XDPLB_VIP_STRLEN];
+	__u32 i;
+
+	sb_printf(out, "{\"vip\":");
+	json_str(out, vip_format(&v->key, vs, sizeof(vs)));
+	sb_printf(out, ",\"id\":%u,\"method\":\"%s\",\"ring\":%u,\"check\":\"%s\",\"path\":", v->id,
+		  method_name(v->opts.method), v->opts.ring_size, check_name(v->opts.check));
+	json_str(out, v->opts.check_path);
+	sb_printf(out,
+		  ",\"interval_ms\":%u,\"timeout_ms\":%u,\"fall\":%u,\"rise\":%u,"
+		  "\"src_hash\":%s,\"ring_rebuilds\":%llu,\"backends\":[",
+		  v->opts.interval_ms, v->opts.timeout_ms, v->opts.fall, v->opts.rise,
+		  v->opts.flags & XDPLB_VIP_F_HASH_SRC ? "true" : "false",
+		  (unsigned long long)vr->rebuilds);
+	for (i = 0; i < v->n_backends; i++) {
+		if (i)
+			sb_append(out, ",", 1);
+		show_backend_json(d, &v->backends[i], out);
+	}
+	sb_printf(out, "]}");
+}
+
+static int do_vip_show(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out)
+{
+	char vs[XDPLB_VIP_STRLEN], msg[128];
+	__u32 i, n = 0;
+
+	if (c->has_vip && !model_find_vip(&d->model, &c->vip)) {
+		snprintf(msg, sizeof(msg), "no VIP %s", vip_format(&c->vip, vs, sizeof(vs)));
+		return fail(out, msg);
+	}
+	if (json)
+		sb_append(out, "[", 1);
+	for (i = 0; i < d->model.n_vips; i++) {
+		const struct xdplb_vip *v = &d->model.vips[i];
+
+		if (c->has_vip && vip_key_cmp(&v->key, &c->vip))
+			continue;
+		if (json) {
+			if (n++)
+				sb_append(out, ",", 1);
+			show_vip_json(d, v, out);
+		} else {
+			show_vip_text(d, v, out);
+		}
+	}
+	if (json)
+		sb_append(out, "]\n", 2);
+	return 0;
+}
+
+/* ---- flow lookup ---- */
+
+static __u32 lookup_hash(const struct lbd *d, const struct xdplb_cmd *c)
+{
+	struct xdplb_config cfg = { 0 };
+	__u32 ports = (__u32)htons(c->client_port) | (__u32)c->vip.port << 16;
+
+	dp_config_get(&d->dp, &cfg);
+	if (c->vip.family == XDPLB_AF_INET)
+		return xdplb_hash4(c->client.v4, c->vip.addr.v4, ports, c->vip.proto, cfg.seed);
+	return xdplb_hash6(c->client.v6, c->vip.addr.v6, ports, c->vip.proto, cfg.seed);
+}
+
+static int do_flow_lookup(struct lbd *d, const struct xdplb_cmd *c, bool json,
+			  struct strbuf *out)
+{
+	const struct xdplb_vip *v = model_find_vip(&d->model, &c->vip);
+	struct xdplb_flow_key key = { .src = c->client, .sport = htons(c->client_port) };
+	const struct vip_rt *vr;
+	struct xdplb_flow_val fv;
+	const char *from = "ring";
+	char a[XDPLB_ADDR_STRLEN] = "none", vs[XDPLB_VIP_STRLEN], msg[128];
+	bool est = false;
+	__u32 id = XDPLB_NO_BACKEND, i;
+
+	if (!v) {
+		snprintf(msg, sizeof(msg), "no VIP %s", vip_format(&c->vip, vs, sizeof(vs)));
+		return fail(out, msg);
+	}
+	vr = &d->vip[v->id];
+	key.vip_id = v->id;
+	key.dport = c->vip.port;
+	if (dp_flow_lookup(&d->dp, &key, &fv, &est) == 1) {
+		id = fv.backend_id;
+		from = est ? "flow table" : "flow table (half-open)";
+	} else if (vr->ring_size) {
+		dp_ring_get(&d->dp, vr->ring, lookup_hash(d, c) % vr->ring_size, &id);
+	}
+	for (i = 0; i < v->n_backends; i++)
+		if (v->backends[i].id == id)
+			addr_format(&v->backends[i].addr, v->backends[i].family, a, sizeof(a));
+	if (json) {
+		sb_printf(out, "{\"backend\":");
+		json_str(out, a);
+		sb_printf(out, ",\"from\":\"%s\"}\n", from);
+	} else {
+		sb_printf(out, "%s (from the %s)\n", a, from);
+	}
+	return 0;
+}
+
+/* ---- dispatch ---- */
+
+static int handle_cmd(struct lbd *d, const struct xdplb_cmd *c, bool json, char *rest,
+		      size_t rest_len, struct strbuf *out)
+{
+	switch (c->kind) {
+	case CMD_VIP_ADD:
+	case CMD_VIP_DEL:
+	case CMD_BACKEND_ADD:
+	case CMD_BACKEND_SET:
+	case CMD_BACKEND_DEL:
+		return do_change(d, c, out);
+	case CMD_RESTORE:
+		return do_restore(d, rest, rest_len, out);
+	case CMD_SAVE:
+		return model_text(&d->model, out) ? fail(out, "out of memory") : 0;
+	case CMD_VIP_SHOW:
+		return do_vip_show(d, c, json, out);
+	case CMD_FLOW_LOOKUP:
+		return do_flow_lookup(d, c, json, out);
+	case CMD_STATS:
+		return lbd_stats(d, c, json, out);
+	case CMD_FLOWS:
+		return lbd_flows(d, c, json, out);
+	default:
+		return fail(out, "this command is answered by lbctl itself");
+	}
+}
+
+int lbd_handle(void *arg, char *req, size_t len, struct strbuf *out)
+{
+	struct lbd *d = arg;
+	char *nl = memchr(req, '\n', len), *argv[CMD_MAX_WORDS], err[ERRLEN];
+	char *rest = nl ? nl + 1 : req + len;
+	struct xdplb_cmd *c;
+	bool json = false;
+	int argc, ret;
+
+	if (nl)
+		*nl = 0;
+	if (strlen(req) > CMD_MAX_LINE)
+		return fail(out, "command line too long");
+	if (cmd_split_line(req, argv, &argc, err, sizeof(err)))
+		return fail(out, err);
+	if (argc && !strcmp(argv[0], "-j")) {
+		json = true;
+		argc--;
+		memmove(argv, argv + 1, (size_t)argc * sizeof(*argv));
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return fail(out, "out of memory");
+	ret = cmd_parse(argc, argv, c, err, sizeof(err));
+	if (ret)
+		ret = fail(out, err);
+	else
+		ret = handle_cmd(d, c, json, rest, (size_t)(req + len - rest), out);
+	free(c);
+	d->ctl_ops++;
+	d->ctl_errors += ret != 0;
+	return ret;
+}

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0
+/* lbd.c - the daemon: options, start-up (state file, pinned datapath,
+ * attach), the event loop, and a clean stop that leaves forwarding on. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
+
+#include "ctl.h"
+#include "lbd.h"
+
+#define LBD_SEED 0x786c6231u /* flow hash seed: the same on every LB node */
+
+static struct lbd *the_lbd;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: lbd --iface IF [--xdp-mode auto|native|generic] [--socket PATH]\n"
+		"           [--state PATH] [--pin DIR] [--metrics ADDR:PORT] [--flows N] [-v]\n"
+		"       lbd --iface IF [--pin DIR] --detach\n"
+		"defaults: socket /run/xdplb/lbd.sock, state /var/lib/xdplb/state,\n"
+		"          pin /sys/fs/bpf/xdplb, metrics 127.0.0.1:9469, flows 1048576\n");
+}
+
+static int parse_opts(int argc, char **argv, struct lbd_opts *o, bool *detach)
+{
+	static const struct option lo[] = {
+		{ "iface", required_argument, 0, 'i' }, { "xdp-mode", required_argument, 0, 'm' },
+		{ "socket", required_argument, 0, 's' }, { "state", required_argument, 0, 'S' },
+		{ "pin", required_argument, 0, 'p' },	 { "metrics", required_argument, 0, 'M' },
+		{ "flows", required_argument, 0, 'f' },	 { "detach", no_argument, 0, 'd' },
+		{ "verbose", no_argument, 0, 'v' },	 { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 }
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'i': o->iface = optarg; break;
+		case 's': o->socket_path = optarg; break;
+		case 'S': o->state_path = optarg; break;
+		case 'p': o->pin_root = optarg; break;
+		case 'M': o->metrics = optarg; break;
+		case 'd': *detach = true; break;
+		case 'v': o->verbose = true; break;
+		case 'h': usage(stdout); exit(0);
+		case 'm':
+			if (!strcmp(optarg, "auto"))
+				o->mode = DP_XDP_AUTO;
+			else if (!strcmp(optarg, "native"))
+				o->mode = DP_XDP_NATIVE;
+			else if (!strcmp(optarg, "generic"))
+				o->mode = DP_XDP_GENERIC;
+			else
+				return fprintf(stderr, "lbd: bad --xdp-mode \"%s\" (auto, native, generic)\n", optarg), -1;
+			break;
+		case 'f':
+			if (parse_u32(optarg, 1024, 1u << 28, &o->flows))
+				return fprintf(stderr, "lbd: bad --flows \"%s\" (1024-268435456)\n", optarg), -1;
+			break;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc || !o->iface) {
+		fprintf(stderr, "lbd: %s\n", optind < argc ? "unexpected argument" : "--iface is required");
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX], *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return mkdir(buf, mode) && errno != EEXIST ? -errno : 0;
+}
+
+static int parent_dir(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	return mkdir_p(dirname(buf), mode);
+}
+
+/* The pin root must be a bpffs: mount one there if nothing is mounted. */
+static int ensure_bpffs(const char *dir)
+{
+	struct statfs st;
+	int err = mkdir_p(dir, 0700);
+
+	if (err) {
+		fprintf(stderr, "lbd: cannot create %s: %s\n", dir, strerror(-err));
+		return err;
+	}
+	if (!statfs(dir, &st) && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", dir, "bpf", 0, "mode=0700")) {
+		err = -errno;
+		fprintf(stderr, "lbd: %s is not a bpffs and mounting one there failed: %s\n", dir,
+			strerror(errno));
+		return err;
+	}
+	lbd_log("mounted a bpffs at %s", dir);
+	return 0;
+}
+
+static int load_state(struct lbd *d)
+{
+	FILE *f = fopen(d->o.state_path, "r");
+	char err[512];
+	int ret;
+
+	if (!f && errno == ENOENT)
+		return 0;
+	if (!f) {
+		fprintf(stderr, "lbd: cannot read state file %s: %s\n", d->o.state_path,
+			strerror(errno));
+		return -1;
+	}
+	ret = model_load(&d->model, f, err, sizeof(err));
+	fclose(f);
+	if (ret) {
+		fprintf(stderr, "lbd: state file %s: %s (nothing applied)\n", d->o.state_path, err);
+		return -1;
+	}
+	lbd_log("state %s: %u VIPs, %u backends", d->o.state_path, d->model.n_vips,
+		d->model.n_backends);
+	return 0;
+}
+
+/* Outer source addresses and MTU come from the interface. */
+static void iface_config(struct lbd *d, struct xdplb_config *cfg)
+{
+	struct ifaddrs *ifa, *i;
+	char path[128];
+	FILE *f;
+	int mtu = 1500;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", d->o.iface);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%d", &mtu) != 1)
+			mtu = 1500;
+		fclose(f);
+	}
+	cfg->mtu = (__u16)mtu;
+	cfg->seed = LBD_SEED;
+	cfg->gue_port = htons(XDPLB_GUE_PORT);
+	if (getifaddrs(&ifa))
+		return;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || strcmp(i->ifa_name, d->o.iface))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET && !cfg->src4)
+			cfg->src4 = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+		if (i->ifa_addr->sa_family == AF_INET6 && !cfg->src6.v6[0] &&
+		    !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr))
+			memcpy(&cfg->src6, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
+	}
+	freeifaddrs(ifa);
+}
+
+static void neigh_changed(void *arg)
+{
+	lbd_sync_soon(arg);
+}
+
+static int open_datapath(struct lbd *d)
+{
+	struct dp_opts o = { .flows = d->o.flows, .pin_dir = d->pin_dir };
+	struct xdplb_config cfg = { 0 };
+	int err = mkdir_p(d->pin_dir, 0700);
+
+	if (!err)
+		err = dp_open(&d->dp, &o);
+	if (err) {
+		fprintf(stderr,
+			"lbd: cannot load the forwarder%s: %s%s\n", err == -EINVAL ? " (pinned maps in "
+			"the way?)" : "", strerror(-err),
+			err == -EINVAL ? "; if --flows changed, run lbd --detach first" : "");
+		return err;
+	}
+	iface_config(d, &cfg);
+	err = dp_config_set(&d->dp, &cfg);
+	if (!err && dp_adopted(&d->dp)) {
+		lbd_log("adopting the pinned datapath in %s", d->pin_dir);
+		err = lbd_adopt_ids(d);
+	}
+	return err;
+}
+
+static int attach(struct lbd *d)
+{
+	char warn[256], err[512];
+	enum dp_xdp_mode used;
+	int ret = dp_attach(&d->dp, d->ifindex, d->pin_dir, d->o.mode, &used, warn, sizeof(warn),
+			    err, sizeof(err));
+
+	if (ret) {
+		fprintf(stderr, "lbd: %s\n", err);
+		return ret;
+	}
+	if (warn[0])
+		lbd_log("warning: %s", warn);
+	lbd_log("forwarding on %s (%s)", d->o.iface,
+		used == DP_XDP_AUTO ? "program replaced in the pinned link, no packet dropped"
+		: used == DP_XDP_NATIVE ? "native XDP" : "generic XDP");
+	return 0;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (the_lbd)
+		the_lbd->stop = 1;
+}
+
+static int start(struct lbd *d)
+{
+	char err[512];
+
+	if (lbd_rt_init(d) || !(d->loop = loop_new()))
+		return fprintf(stderr, "lbd: out of memory\n"), -1;
+	if (load_state(d) || open_datapath(d))
+		return -1;
+	d->neigh = neigh_open(d->loop, neigh_changed, d, err, sizeof(err));
+	if (!d->neigh)
+		return fprintf(stderr, "lbd: %s\n", err), -1;
+	if (lbd_sync(d, err, sizeof(err)))
+		return fprintf(stderr, "lbd: %s\n", err), -1;
+	if (attach(d))
+		return -1;
+	if (parent_dir(d->o.socket_path, 0755) || parent_dir(d->o.state_path, 0700))
+		lbd_log("warning: cannot create the socket or state directory");
+	d->ctl = ctl_open(d->loop, d->o.socket_path, lbd_handle, d, err, sizeof(err));
+	if (!d->ctl)
+		return fprintf(stderr, "lbd: %s\n", err), -1;
+	lbd_log("listening on %s", d->o.socket_path);
+	return 0;
+}
+
+static void stop(struct lbd *d)
+{
+	ctl_close(d->ctl);
+	lbd_rt_free(d);
+	neigh_close(d->neigh);
+	if (d->loop)
+		loop_once(d->loop, 0); /* let stopped checks release their memory */
+	if (d->dp.skel)
+		dp_close(&d->dp);
+	model_free(&d->model);
+	loop_free(d->loop);
+}
+
+int main(int argc, char **argv)
+{
+	static struct lbd d = { .o = { .socket_path = "/run/xdplb/lbd.sock",
+				       .state_path = "/var/lib/xdplb/state",
+				       .pin_root = "/sys/fs/bpf/xdplb",
+				       .metrics = "127.0.0.1:9469" } };
+	bool detach = false;
+	char err[512];
+	int ret = 1;
+
+	if (parse_opts(argc, argv, &d.o, &detach))
+		return 2;
+	dp_set_libbpf_verbose(d.o.verbose);
+	d.ifindex = (int)if_nametoindex(d.o.iface);
+	snprintf(d.pin_dir, sizeof(d.pin_dir), "%s/%s", d.o.pin_root, d.o.iface);
+	if (detach) {
+		if (dp_detach(d.pin_dir, err, sizeof(err)))
+			return fprintf(stderr, "lbd: %s\n", err), 1;
+		lbd_log("detached from %s: removed %s", d.o.iface, d.pin_dir);
+		return 0;
+	}
+	if (!d.ifindex)
+		return fprintf(stderr, "lbd: interface '%s' not found\n", d.o.iface), 1;
+	if (ensure_bpffs(d.o.pin_root))
+		return 1;
+	the_lbd = &d;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	if (!start(&d)) {
+		ret = loop_run(d.loop, &d.stop) ? 1 : 0;
+		lbd_log("stopping; forwarding goes on (lbd --iface %s --detach removes it)",
+			d.o.iface);
+	}
+	stop(&d);
+	return ret;
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* lbd.h - the daemon's state: the model (the one source of truth), what it
+ * knows at run time about each VIP and backend (health, neighbour), and
+ * the datapath it derives from both. */
+#ifndef XDPLB_LBD_H
+#define XDPLB_LBD_H
+
+#include <stdbool.h>
+#include <signal.h>
+
+#include "config.h"
+#include "dataplane.h"
+#include "health.h"
+#include "loop.h"
+#include "neigh.h"
+#include "strbuf.h"
+
+#define LBD_SYNC_DELAY_MS 100 /* health/neighbour changes are applied at most this often */
+#define LBD_MAX_ECHO XDPLB_MAX_VIPS
+
+/* A backend id's run-time state (indexed by backend id). */
+struct be_rt {
+	bool used;
+	__u32 vip_id;
+	union xdplb_addr addr;
+	__u8 family;
+	struct hc *hc;          /* NULL for `check none` */
+	bool up;                /* health */
+	bool resolved;          /* neighbour known */
+	int resolve_err;        /* why not: -EAGAIN, -ENETUNREACH, ... */
+	struct neigh_result nr;
+	__u64 hc_sig;           /* the check parameters hc was started with */
+	__u64 changed_ms;       /* last health change */
+	struct xdplb_backend_info written; /* last value written to the map */
+	bool have_written;
+	struct lbd *lbd;
+};
+
+/* A VIP id's run-time state (indexed by VIP id). */
+struct vip_rt {
+	bool used;
+	struct xdplb_vip_key key;
+	__u32 ring, ring_size;            /* XDPLB_NO_RING when none */
+	__u32 ring_prev, ring_prev_size;
+	__u64 ring_sig;                   /* members and weights of the current ring */
+	struct xdplb_vip_info written;
+	bool have_written;
+	__u64 rebuilds;
+};
+
+struct lbd_opts {
+	const char *iface;
+	enum dp_xdp_mode mode;
+	const char *socket_path;
+	const char *state_path;
+	const char *pin_root;
+	const char *metrics;
+	__u32 flows;
+	bool verbose;
+};
+
+struct lbd {
+	struct lbd_opts o;
+	int ifindex;
+	char pin_dir[4096];
+	struct loop *loop;
+	struct dp dp;
+	struct xdplb_model model;
+	struct ctl *ctl;
+	struct neigh *neigh;
+	struct be_rt *be;       /* [XDPLB_MAX_BACKENDS] */
+	struct vip_rt *vip;     /* [XDPLB_MAX_VIPS] */
+	__u8 *ring_used;        /* [XDPLB_MAX_RINGS] */
+	__u32 *table;           /* [XDPLB_MAX_RING_SIZE] scratch */
+	struct xdplb_vip_key *echo; /* echo keys present in the datapath */
+	__u32 n_echo;
+	struct loop_timer sync_timer;
+	bool adopting;          /* first sync after adopting a pinned datapath */
+	__u64 ring_rebuilds, ctl_ops, ctl_errors;
+	volatile sig_atomic_t stop;
+};
+
+void lbd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* sync.c: derive the datapath from the model and the run-time state. */
+int lbd_sync(struct lbd *d, char *err, size_t errlen);
+void lbd_sync_soon(struct lbd *d);
+int lbd_rt_init(struct lbd *d);
+void lbd_rt_free(struct lbd *d);
+/* After adopting pinned maps: give the model the ids the datapath uses. */
+int lbd_adopt_ids(struct lbd *d);
+const char *be_state(const struct lbd *d, const struct xdplb_backend *b);
+
+/* commands.c: the control socket's requests. */
+int lbd_handle(void *arg, char *req, size_t len, struct strbuf *out);
+
+/* stats.c: counters and flows. */
+int lbd_stats(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
+int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
+
+#endif /* XDPLB_LBD_H */

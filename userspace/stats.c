@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+/* stats.c - `lbctl stats` and `lbctl flows`: per-CPU counters summed in
+ * user space, flows read from the established table in batches. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lbd.h"
+
+static const char *const stat_names[XDPLB_STAT_MAX] = { XDPLB_STAT_NAMES };
+
+static void stats_vip(struct lbd *d, const struct xdplb_vip *v, bool json, struct strbuf *out)
+{
+	char vs[XDPLB_VIP_STRLEN], a[XDPLB_ADDR_STRLEN];
+	struct xdplb_counters c = { 0 };
+	__u32 i;
+
+	dp_vip_counters(&d->dp, v->id, &c);
+	vip_format(&v->key, vs, sizeof(vs));
+	if (json)
+		sb_printf(out, "{\"vip\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"new_flows\":%llu,"
+			  "\"backends\":[", vs, (unsigned long long)c.packets,
+			  (unsigned long long)c.bytes, (unsigned long long)c.new_flows);
+	else
+		sb_printf(out, "%-28s packets %-12llu bytes %-14llu new flows %llu\n", vs,
+			  (unsigned long long)c.packets, (unsigned long long)c.bytes,
+			  (unsigned long long)c.new_flows);
+	for (i = 0; i < v->n_backends; i++) {
+		const struct xdplb_backend *b = &v->backends[i];
+
+		dp_backend_counters(&d->dp, b->id, &c);
+		addr_format(&b->addr, b->family, a, sizeof(a));
+		if (json)
+			sb_printf(out, "%s{\"backend\":\"%s\",\"state\":\"%s\",\"packets\":%llu,"
+				  "\"bytes\":%llu,\"new_flows\":%llu}", i ? "," : "", a,
+				  be_state(d, b), (unsigned long long)c.packets,
+				  (unsigned long long)c.bytes, (unsigned long long)c.new_flows);
+		else
+			sb_printf(out, "  %-26s packets %-12llu bytes %-14llu new flows %-10llu %s\n",
+				  a, (unsigned long long)c.packets, (unsigned long long)c.bytes,
+				  (unsigned long long)c.new_flows, be_state(d, b));
+	}
+	if (json)
+		sb_printf(out, "]}");
+}
+
+static void stats_global(struct lbd *d, bool json, struct strbuf *out)
+{
+	struct xdplb_stats st;
+	int i;
+
+	if (dp_stats(&d->dp, &st))
+		return;
+	sb_printf(out, json ? "\"global\":{" : "global:");
+	for (i = 0; i < XDPLB_STAT_MAX; i++)
+		sb_printf(out, json ? "%s\"%s\":%llu" : "%s%s %llu", i ? (json ? "," : " ") : " ",
+			  stat_names[i], (unsigned long long)st.v[i]);
+	sb_printf(out, json ? "}" : "\n");
+}
+
+int lbd_stats(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out)
+{
+	char vs[XDPLB_VIP_STRLEN];
+	__u32 i, n = 0;
+
+	if (c->has_vip && !model_find_vip(&d->model, &c->vip)) {
+		sb_printf(out, "no VIP %s", vip_format(&c->vip, vs, sizeof(vs)));
+		return -1;
+	}
+	if (json)
+		sb_printf(out, "{\"vips\":[");
+	for (i = 0; i < d->model.n_vips; i++) {
+		if (c->has_vip && vip_key_cmp(&d->model.vips[i].key, &c->vip))
+			continue;
+		if (json && n++)
+			sb_append(out, ",", 1);
+		stats_vip(d, &d->model.vips[i], json, out);
+	}
+	if (json)
+		sb_printf(out, "],");
+	if (!c->has_vip || json)
+		stats_global(d, json, out);
+	if (json)
+		sb_printf(out, "}\n");
+	return 0;
+}
+
+struct flow_row {
+	struct xdplb_flow_key k;
+	struct xdplb_flow_val v;
+};
+
+struct flow_set {
+	const struct xdplb_vip *only;
+	struct flow_row *rows;
+	size_t n, cap;
+};
+
+static int flow_collect(void *ctx, const struct xdplb_flow_key *k, const struct xdplb_flow_val *v)
+{
+	struct flow_set *s = ctx;
+	struct flow_row *r;
+
+	if (s->only && k->vip_id != s->only->id)
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 1024;
+
+		r = realloc(s->rows, cap * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		s->rows = r;
+		s->cap = cap;
+	}
+	s->rows[s->n].k = *k;
+	s->rows[s->n++].v = *v;
+	return 0;
+}
+
+static int by_bytes(const void *a, const void *b)
+{
+	const struct flow_row *x = a, *y = b;
+
+	return x->v.bytes < y->v.bytes ? 1 : x->v.bytes > y->v.bytes ? -1 : 0;
+}
+
+static const struct xdplb_vip *vip_by_id(const struct lbd *d, __u32 id)
+{
+	__u32 i;
+
+	for (i = 0; i < d->model.n_vips; i++)
+		if (d->model.vips[i].id == id)
+			return &d->model.vips[i];
+	return NULL;
+}
+
+static void flow_print(struct lbd *d, const struct flow_row *r, __u64 now, bool json, bool comma,
+		       struct strbuf *out)
+{
+	const struct xdplb_vip *v = vip_by_id(d, r->k.vip_id);
+	char vs[XDPLB_VIP_STRLEN] = "?", cs[XDPLB_ADDR_STRLEN] = "?", bs[XDPLB_ADDR_STRLEN] = "?";
+	double idle = r->v.last_ns && now > r->v.last_ns ? (double)(now - r->v.last_ns) / 1e9 : 0;
+	__u32 i;
+
+	if (v) {
+		vip_format(&v->key, vs, sizeof(vs));
+		addr_format(&r->k.src, v->key.family, cs, sizeof(cs));
+		for (i = 0; i < v->n_backends; i++)
+			if (v->backends[i].id == r->v.backend_id)
+				addr_format(&v->backends[i].addr, v->backends[i].family, bs,
+					    sizeof(bs));
+	}
+	if (json)
+		sb_printf(out, "%s{\"client\":\"%s\",\"port\":%u,\"vip\":\"%s\",\"dport\":%u,"
+			  "\"backend\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"idle_s\":%.1f}",
+			  comma ? "," : "", cs, ntohs(r->k.sport), vs, ntohs(r->k.dport), bs,
+			  (unsigned long long)r->v.packets, (unsigned long long)r->v.bytes, idle);
+	else
+		sb_printf(out, "%-40s %-6u %-28s %-40s %-10llu %-12llu %.1f\n", cs,
+			  ntohs(r->k.sport), vs, bs, (unsigned long long)r->v.packets,
+			  (unsigned long long)r->v.bytes, idle);
+}
+
+int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out)
+{
+	struct flow_set s = { 0 };
+	struct timespec ts;
+	char vs[XDPLB_VIP_STRLEN];
+	size_t i, n;
+	__u64 now;
+	int err;
+
+	if (c->has_vip && !(s.only = model_find_vip(&d->model, &c->vip))) {
+		sb_printf(out, "no VIP %s", vip_format(&c->vip, vs, sizeof(vs)));
+		return -1;
+	}
+	err = dp_flows_for_each(&d->dp, flow_collect, &s);
+	if (err) {
+		free(s.rows);
+		sb_printf(out, "cannot read the flow table: %s", strerror(-err));
+		return -1;
+	}
+	qsort(s.rows, s.n, sizeof(*s.rows), by_bytes);
+	n = c->top && c->top < s.n ? c->top : s.n;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+	if (json)
+		sb_printf(out, "{\"total\":%zu,\"flows\":[", s.n);
+	else
+		sb_printf(out, "%-40s %-6s %-28s %-40s %-10s %-12s %s\n", "CLIENT", "PORT", "VIP",
+			  "BACKEND", "PACKETS", "BYTES", "IDLE_S");
+	for (i = 0; i < n; i++)
+		flow_print(d, &s.rows[i], now, json, i > 0, out);
+	if (json)
+		sb_printf(out, "]}\n");
+	free(s.rows);
+	return 0;
+}
