@@ -113,3 +113,6 @@ bench: deps all
 
 clean:
 	rm -rf $(BUILD)
+
+# the bench's copy of the forwarder includes it whole
+$(BUILD)/bpf/bench_fwd.bpf.o: bpf/xdplb.bpf.c

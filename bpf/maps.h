@@ -88,7 +88,9 @@ struct {
 	__type(value, struct xdplb_stats);
 } stats SEC(".maps");
 
-/* Egress interfaces for backends behind another NIC (key: ifindex). */
+/* Egress interfaces for backends behind another NIC (key: ifindex).  Not
+ * pinned: the kernel adds BPF_F_RDONLY_PROG to devmaps, so libbpf would
+ * never find a pinned one compatible; lbd refills it on every start. */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
 	__uint(max_entries, 64);

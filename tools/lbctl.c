@@ -129,14 +129,13 @@ static int transact(const char *path, struct strbuf *req)
 int main(int argc, char **argv)
 {
 	const char *sock = getenv("LBCTL_SOCKET") ? getenv("LBCTL_SOCKET") : DEFAULT_SOCKET;
-	struct xdplb_cmd *c = calloc(1, sizeof(*c));
+	static struct xdplb_cmd cmd;
+	struct xdplb_cmd *c = &cmd;
 	struct strbuf req;
 	bool json = false;
 	char err[512];
 	int i, ret;
 
-	if (!c)
-		return 1;
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
 			json = true;
@@ -164,6 +163,5 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = transact(sock, &req);
 	sb_free(&req);
-	free(c);
 	return ret;
 }

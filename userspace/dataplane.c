@@ -41,6 +41,8 @@ static int set_pins(struct dp *dp, const char *dir)
 	int n_pinned = 0, n = 0, err;
 
 	bpf_object__for_each_map(map, dp->skel->obj) {
+		if (map == dp->skel->maps.tx_ports)
+			continue; /* see maps.h */
 		if (snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map)) >=
 		    (int)sizeof(path))
 			return -ENAMETOOLONG;

@@ -197,13 +197,13 @@ static int be_write(struct lbd *d, __u32 id, struct be_rt *r)
 			be.ifindex = r->nr.ifindex;
 		}
 	}
-	if (r->have_written && !memcmp(&be, &r->written, sizeof(be)))
-		return 0;
 	if (be.flags & XDPLB_BE_F_REDIRECT) {
-		err = dp_txport_add(&d->dp, be.ifindex);
+		err = dp_txport_add(&d->dp, be.ifindex); /* the map is not pinned: refill */
 		if (err)
 			return err;
 	}
+	if (r->have_written && !memcmp(&be, &r->written, sizeof(be)))
+		return 0;
 	err = dp_backend_set(&d->dp, id, &be);
 	if (err)
 		return err;

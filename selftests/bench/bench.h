@@ -9,5 +9,6 @@
 #define XDPLB_BENCH_H
 
 void bench_maglev(void);
+void bench_datapath(void);
 
 #endif /* XDPLB_BENCH_H */

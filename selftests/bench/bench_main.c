@@ -12,6 +12,7 @@ struct bench_part {
 
 static const struct bench_part parts[] = {
 	{ "maglev", bench_maglev },
+	{ "datapath", bench_datapath },
 };
 
 #define N_PARTS (sizeof(parts) / sizeof(parts[0]))

@@ -48,6 +48,7 @@ wait_for() {
 teardown() {
 	local ns pid
 	[ -n "$LBD_PID" ] && kill -9 "$LBD_PID" 2>/dev/null
+	kill -9 $(jobs -p) 2>/dev/null
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-"); do
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
 	done

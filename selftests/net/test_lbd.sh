@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# test_lbd.sh - lbd and lbctl (ASan + UBSan builds) in an l2 lab: traffic
+# in native and generic mode, health checks moving the ring, neighbour MAC
+# changes, restart with adoption, SIGKILL during changes, --detach, the
+# control socket under abuse, and lbctl's error contract.
+source "$(dirname "$0")/lib.sh"
+
+VIP=$VIP4:80/tcp
+
+backends_seen() { # N source ports from 30000+$1: the distinct backends that answered
+	local base=$1 i
+	for ((i = 0; i < $2; i++)); do ask $VIP4 80 $((base + i)); done | sort -u | tr '\n' ' '
+}
+
+test_cli() {
+	local out st
+	out=$("$SAN/lbctl" -s "$TMP/none.sock" vip show 2>&1); st=$?
+	check cli_not_running test $st -eq 1 -a "${out#lbctl: }" != "$out" -a "${out/none.sock/}" != "$out"
+	"$SAN/lbctl" -s "$SOCK" vip add 10.0.0.1:99999/tcp 2>/dev/null; st=$?
+	check cli_bad_usage_exit2 test $st -eq 2
+	out=$(lbctl vip add $VIP 2>&1); st=$?
+	check cli_refused_exit1 test $st -eq 1 -a "$out" = "lbctl: VIP $VIP already exists"
+	check cli_help bash -c "'$SAN/lbctl' vip help | grep -q 'vip add'"
+}
+
+test_traffic() { # test_traffic MODE
+	local seen
+	seen=$(backends_seen 30000 40)
+	check "traffic_$1_all_backends" test "$seen" = "be1 be2 be3 " ||
+		{ lbctl vip show; lbctl stats; tail -5 "$TMP/lbd.log"; }
+	check "traffic_$1_non_vip_untouched" nsx cl ping -c1 -W2 $LB4
+	check "traffic_$1_stats_counted" bash -c "'$SAN/lbctl' -s '$SOCK' -j stats | grep -q '\"new_flows\":[1-9]'"
+}
+
+test_health() {
+	local lookups
+	lbctl vip add $VIP4:81/tcp check tcp interval 200ms timeout 200ms fall 2 rise 2 || return
+	for b in "${BE4[@]}"; do lbctl backend add $VIP4:81/tcp $b; done
+	for n in be1 be2 be3; do serve $n 81; done
+	check health_all_up wait_for 30 bash -c "[ \$('$SAN/lbctl' -s '$SOCK' vip show $VIP4:81/tcp | grep -c ' up ') = 3 ]"
+	stop_serve be2 81
+	check health_down_detected wait_for 20 bash -c "'$SAN/lbctl' -s '$SOCK' vip show $VIP4:81/tcp | grep ${BE4[1]} | grep -q down"
+	sleep 0.3
+	lookups=$(for p in $(seq 40000 40060); do lbctl flow lookup $VIP4:81/tcp $CL4:$p; done | sort | uniq -c)
+	check health_down_out_of_ring bash -c "! grep -q '${BE4[1]} ' <<<'$lookups'"
+	serve be2 81
+	check health_up_again wait_for 30 bash -c "'$SAN/lbctl' -s '$SOCK' vip show $VIP4:81/tcp | grep ${BE4[1]} | grep -q ' up '"
+	sleep 0.3
+	lookups=$(for p in $(seq 40000 40060); do lbctl flow lookup $VIP4:81/tcp $CL4:$p; done)
+	check health_up_back_in_ring grep -q "${BE4[1]} " <<<"$lookups"
+}
+
+test_neigh() {
+	local mac=02:aa:bb:cc:dd:01 seen
+	nsx be1 ip link set eth0 address $mac # arp_notify: a gratuitous ARP follows
+	check neigh_mac_followed wait_for 10 bash -c "'$SAN/lbctl' -s '$SOCK' vip show $VIP | grep ${BE4[0]} | grep -q $mac"
+	seen=$(backends_seen 31000 30)
+	check neigh_traffic_follows grep -q be1 <<<"$seen"
+}
+
+test_restart() {
+	local before after pid fifo=$TMP/conn
+	mkfifo "$fifo"
+	# a long connection through the LB, written to before, during and after
+	(sleep 60 >"$fifo") & pid=$!
+	nsx cl socat -T 60 "TCP:$VIP4:80,bind=:32000" - <"$fifo" >"$TMP/conn.out" 2>/dev/null &
+	exec 7>"$fifo"
+	echo one >&7
+	before=$(lbctl save)
+	check restart_flow_learned wait_for 20 bash -c "'$SAN/lbctl' -s '$SOCK' flows | grep -q ' 32000 '"
+	check restart_sigterm_exit0 stop_lbd TERM
+	check restart_forwarding_while_down test "$(ask $VIP4 80 32001)" != ""
+	check restart_xdp_still_attached bash -c "ip -n $P-lb -d link show eth0 | grep -q prog/xdp"
+	echo two >&7
+	if ! start_lbd; then
+		fail restart_start "lbd did not come back"
+		exec 7>&-
+		kill $pid 2>/dev/null
+		start_lbd
+		return
+	fi
+	after=$(lbctl save)
+	check restart_config_restored test "$before" = "$after"
+	check restart_flow_table_adopted bash -c "'$SAN/lbctl' -s '$SOCK' flows | grep -q ' 32000 '"
+	echo three >&7
+	check restart_connection_survived wait_for 20 bash -c "grep -q three '$TMP/conn.out' && grep -q one '$TMP/conn.out'"
+	stop_lbd KILL
+	if ! start_lbd; then
+		fail restart_after_kill "lbd did not come back after SIGKILL"
+		exec 7>&-
+		kill $pid 2>/dev/null
+		return
+	fi
+	echo four >&7
+	check restart_after_sigkill wait_for 20 grep -q four "$TMP/conn.out"
+	exec 7>&-
+	kill $pid 2>/dev/null
+}
+
+test_kill_during_changes() {
+	local i k n pref ok=1
+	local burst
+	for round in 1 2 3; do
+		(for i in $(seq 1 60); do "$SAN/lbctl" -s "$SOCK" backend add $VIP 10.99.0.$((100 + i)) 2>/dev/null || break; done) &
+		burst=$!
+		sleep 0.$((RANDOM % 5 + 2))
+		stop_lbd KILL
+		wait $burst
+		# the state file is exactly some prefix of the sequence of changes
+		n=$(grep -c '^backend add .* 10\.99\.0\.1[0-9][0-9] ' "$STATE")
+		pref=$(grep -o '10\.99\.0\.1[0-9][0-9] ' "$STATE" | sort -t. -k4 -n | tr -d ' ' | tr '\n' ' ')
+		k=$(for i in $(seq 1 "$n"); do echo -n "10.99.0.$((100 + i)) "; done)
+		[ "$pref" = "$k" ] || ok=0
+		start_lbd || { ok=0; break; }
+		for i in $(seq 1 60); do lbctl backend del $VIP 10.99.0.$((100 + i)) 2>/dev/null; done
+	done
+	check kill_during_changes_state_whole test $ok = 1
+}
+
+test_ctl_abuse() {
+	local i pids=() t0 t1
+	head -c 4096 /dev/urandom | tr -d '\0' | timeout 5 socat - "UNIX-CONNECT:$SOCK" >"$TMP/garbage.out" 2>/dev/null
+	check ctl_garbage_answered grep -q '^error ' "$TMP/garbage.out"
+	head -c 1048576 /dev/zero | tr '\0' a | timeout 10 socat - "UNIX-CONNECT:$SOCK" >"$TMP/big.out" 2>/dev/null
+	check ctl_1mib_line_refused grep -q '^error ' "$TMP/big.out"
+	for ((i = 0; i < 300; i++)); do
+		sleep 20 | socat - "UNIX-CONNECT:$SOCK" >/dev/null 2>&1 &
+		pids+=($!)
+	done
+	sleep 1
+	t0=$(date +%s%N)
+	check ctl_answers_with_300_idle lbctl vip show $VIP
+	t1=$(date +%s%N)
+	check ctl_answer_quick test $(((t1 - t0) / 1000000)) -lt 2000
+	kill "${pids[@]}" 2>/dev/null
+	pkill -f "UNIX-CONNECT:$SOCK" 2>/dev/null
+	check ctl_socket_mode_0600 test "$(stat -c %a "$SOCK")" = 600
+}
+
+test_detach() {
+	check detach_sigterm stop_lbd TERM
+	check detach_runs nsx lb "$SAN/lbd" --iface eth0 --pin "$PIN" --detach
+	check detach_no_xdp bash -c "! ip -n $P-lb -d link show eth0 | grep -q prog/xdp"
+	check detach_nothing_pinned test ! -e "$PIN/eth0"
+}
+
+main() {
+	if [ -n "${ONLY:-}" ]; then # ONLY="fn ...": a quick run of some parts
+		lab_l2 && for n in be1 be2 be3; do serve $n 80; done
+		start_lbd --xdp-mode native && lbctl vip add $VIP && for b in "${BE4[@]}"; do lbctl backend add $VIP $b; done
+		for f in $ONLY; do $f; done
+		summary
+		return
+	fi
+	lab_l2 || { fail lab "cannot build the lab"; summary; exit 1; }
+	for n in be1 be2 be3; do serve $n 80; done
+	start_lbd --xdp-mode native || { fail start "lbd did not start"; cat "$TMP/lbd.log"; summary; exit 1; }
+	lbctl vip add $VIP && for b in "${BE4[@]}"; do lbctl backend add $VIP $b; done
+	test_cli
+	test_traffic native
+	test_health
+	test_neigh
+	test_restart
+	test_kill_during_changes
+	test_ctl_abuse
+	test_detach
+	# generic mode: the same traffic checks
+	start_lbd --xdp-mode generic || fail generic_start "lbd did not start in generic mode"
+	test_traffic generic
+	stop_lbd TERM
+	check lbd_sanitizers_clean lbd_log_clean
+	grep -E "Sanitizer|runtime error" -A5 "$TMP/lbd.log" | head -40
+	summary
+}
+
+main
