@@ -87,9 +87,10 @@ static __always_inline void flow_touch(struct xdplb_flow_val *fv, const struct p
 }
 
 static __always_inline void flow_learn(void *table, const struct xdplb_flow_key *key, __u32 id,
-				       const struct pkt *p)
+				       __u32 hash, const struct pkt *p)
 {
-	struct xdplb_flow_val v = { .backend_id = id, .packets = 1, .bytes = p->frame_len };
+	struct xdplb_flow_val v = { .backend_id = id, .hash = hash, .packets = 1,
+				    .bytes = p->frame_len };
 
 	v.last_ns = bpf_ktime_get_coarse_ns();
 	bpf_map_update_elem(table, key, &v, BPF_ANY);
@@ -129,10 +130,11 @@ static __always_inline __u32 ring_choose(const struct pkt *p, const struct xdplb
 }
 
 /* Choose the backend of a packet: established table, half-open table,
- * then the rings.  Learns and promotes flows as the file comment says. */
+ * then the rings.  Learns and promotes flows as the file comment says.
+ * *hash is the flow hash: stored with the flow, computed only on a miss. */
 static __always_inline struct xdplb_backend_info *
-select_backend(const struct pkt *p, const struct xdplb_vip_info *vi, __u32 hash, int icmp_err,
-	       struct xdplb_stats *st, __u32 *be_id)
+select_backend(const struct pkt *p, const struct xdplb_vip_info *vi, __u32 seed, int icmp_err,
+	       struct xdplb_stats *st, __u32 *be_id, __u32 *hash)
 {
 	struct xdplb_flow_key key = {};
 	struct xdplb_backend_info *be;
@@ -148,6 +150,7 @@ select_backend(const struct pkt *p, const struct xdplb_vip_info *vi, __u32 hash,
 	if (fv && (be = backend_active(fv->backend_id, vi->vip_id))) {
 		count(st, XDPLB_STAT_FLOW_HIT);
 		*be_id = fv->backend_id;
+		*hash = fv->hash;
 		if (!icmp_err)
 			flow_touch(fv, p);
 		return be;
@@ -156,6 +159,7 @@ select_backend(const struct pkt *p, const struct xdplb_vip_info *vi, __u32 hash,
 	if (fv && (be = backend_active(fv->backend_id, vi->vip_id))) {
 		count(st, XDPLB_STAT_FLOW_HIT);
 		*be_id = fv->backend_id;
+		*hash = fv->hash;
 		if (icmp_err)
 			return be;
 		flow_touch(fv, p);
@@ -165,16 +169,17 @@ select_backend(const struct pkt *p, const struct xdplb_vip_info *vi, __u32 hash,
 		}
 		return be;
 	}
+	*hash = flow_hash(p, seed);
 	if (icmp_err)
-		return *be_id = ring_choose(p, vi, hash, 1, st, &be), be;
+		return *be_id = ring_choose(p, vi, *hash, 1, st, &be), be;
 	count(st, nonsyn_tcp ? XDPLB_STAT_FLOW_MISS_NONSYN : XDPLB_STAT_FLOW_MISS_SYN);
-	*be_id = ring_choose(p, vi, hash, nonsyn_tcp, st, &be);
+	*be_id = ring_choose(p, vi, *hash, nonsyn_tcp, st, &be);
 	if (!be)
 		return NULL;
 	if (nonsyn_tcp) {
-		flow_learn(&flows, &key, *be_id, p);
+		flow_learn(&flows, &key, *be_id, *hash, p);
 	} else {
-		flow_learn(&flows_new, &key, *be_id, p);
+		flow_learn(&flows_new, &key, *be_id, *hash, p);
 		count_new_flow(vi->vip_id, *be_id);
 	}
 	return be;
@@ -241,8 +246,7 @@ static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
 
 	if (!cfg)
 		return XDP_ABORTED; /* cannot happen: array key 0 always exists */
-	hash = flow_hash(p, cfg->seed);
-	be = select_backend(p, vi, hash, icmp_err, st, &be_id);
+	be = select_backend(p, vi, cfg->seed, icmp_err, st, &be_id, &hash);
 	if (!be) {
 		count(st, XDPLB_STAT_DROP_NO_BACKEND);
 		return XDP_DROP;

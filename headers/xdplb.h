@@ -121,7 +121,7 @@ struct xdplb_flow_key {
  * one CPU (RSS), so races only cost the odd lost increment. */
 struct xdplb_flow_val {
 	__u32 backend_id;
-	__u32 pad;
+	__u32 hash; /* the flow hash, kept so established packets skip it */
 	__u64 packets;
 	__u64 bytes;
 	__u64 last_ns; /* bpf_ktime_get_ns() of the last packet */

@@ -13,6 +13,8 @@
 
 struct loop {
 	int epfd;
+	struct epoll_event *batch; /* events being dispatched (loop_del clears) */
+	int batch_n;
 	struct loop_timer **heap; /* heap[1..n] */
 	unsigned int n, cap;
 };
@@ -67,7 +69,13 @@ int loop_mod(struct loop *l, struct loop_fd *lf, uint32_t events)
 
 void loop_del(struct loop *l, struct loop_fd *lf)
 {
+	int i;
+
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, lf->fd, NULL);
+	/* the owner may free lf now: forget events of it still to dispatch */
+	for (i = 0; i < l->batch_n; i++)
+		if (l->batch[i].data.ptr == lf)
+			l->batch[i].data.ptr = NULL;
 }
 
 static void heap_place(struct loop *l, unsigned int i, struct loop_timer *t)
@@ -166,11 +174,16 @@ int loop_once(struct loop *l, int max_ms)
 	n = epoll_wait(l->epfd, ev, LOOP_MAX_EVENTS, timeout);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	l->batch = ev;
+	l->batch_n = n;
 	for (i = 0; i < n; i++) {
 		struct loop_fd *lf = ev[i].data.ptr;
 
-		lf->cb(lf, ev[i].events);
+		if (lf)
+			lf->cb(lf, ev[i].events);
 	}
+	l->batch_n = 0;
+	l->batch = NULL;
 	run_timers(l);
 	return 0;
 }

@@ -25,6 +25,8 @@ struct loop *loop_new(void);
 void loop_free(struct loop *l);
 int loop_add(struct loop *l, struct loop_fd *lf, uint32_t events);
 int loop_mod(struct loop *l, struct loop_fd *lf, uint32_t events);
+/* Call before close(lf->fd).  Afterwards lf may be freed, even from inside
+ * another fd's callback: its pending events in this round are dropped. */
 void loop_del(struct loop *l, struct loop_fd *lf);
 
 /* Arm (or re-arm) t to fire after delay_ms. */

@@ -27,7 +27,7 @@ BE4=(10.99.0.11 10.99.0.12 10.99.0.13)
 BE6=(fd99::11 fd99::12 fd99::13)
 
 pass() { echo "PASS $T/$1"; n_pass=$((n_pass + 1)); }
-fail() { echo "FAIL $T/$1: $2"; n_fail=$((n_fail + 1)); }
+fail() { echo "FAIL $T/$1: $2"; n_fail=$((n_fail + 1)); return 1; }
 # check NAME CMD...: PASS if CMD succeeds
 check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name" "$*"; fi; }
 summary() { echo "$n_pass passed, $n_fail failed, 0 skipped"; }

@@ -23,11 +23,11 @@ test_cli() {
 	check cli_help bash -c "'$SAN/lbctl' vip help | grep -q 'vip add'"
 }
 
-test_traffic() { # test_traffic MODE
+test_traffic() { # test_traffic MODE PORTBASE (fresh client ports: no TIME_WAIT clash)
 	local seen
-	seen=$(backends_seen 30000 40)
+	seen=$(backends_seen "$2" 40)
 	check "traffic_$1_all_backends" test "$seen" = "be1 be2 be3 " ||
-		{ lbctl vip show; lbctl stats; tail -5 "$TMP/lbd.log"; }
+		{ lbctl vip show; lbctl stats; tail -5 "$TMP/lbd.log"; nsx lb ip -d link show eth0; nsx lb ip neigh; }
 	check "traffic_$1_non_vip_untouched" nsx cl ping -c1 -W2 $LB4
 	check "traffic_$1_stats_counted" bash -c "'$SAN/lbctl' -s '$SOCK' -j stats | grep -q '\"new_flows\":[1-9]'"
 }
@@ -157,7 +157,7 @@ main() {
 	start_lbd --xdp-mode native || { fail start "lbd did not start"; cat "$TMP/lbd.log"; summary; exit 1; }
 	lbctl vip add $VIP && for b in "${BE4[@]}"; do lbctl backend add $VIP $b; done
 	test_cli
-	test_traffic native
+	test_traffic native 30000
 	test_health
 	test_neigh
 	test_restart
@@ -166,7 +166,7 @@ main() {
 	test_detach
 	# generic mode: the same traffic checks
 	start_lbd --xdp-mode generic || fail generic_start "lbd did not start in generic mode"
-	test_traffic generic
+	test_traffic generic 33000
 	stop_lbd TERM
 	check lbd_sanitizers_clean lbd_log_clean
 	grep -E "Sanitizer|runtime error" -A5 "$TMP/lbd.log" | head -40
