@@ -111,6 +111,13 @@ test: deps
 bench: deps all
 	@$(BUILD)/bench
 
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	@bash tools/lab/demo.sh
+
+demo-down:
+	@bash tools/lab/lab down
+
 clean:
 	rm -rf $(BUILD)
 
