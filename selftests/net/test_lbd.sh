@@ -32,6 +32,35 @@ test_traffic() { # test_traffic MODE PORTBASE (fresh client ports: no TIME_WAIT 
 	check "traffic_$1_stats_counted" bash -c "'$SAN/lbctl' -s '$SOCK' -j stats | grep -q '\"new_flows\":[1-9]'"
 }
 
+test_non_vip_tcp() { # an SSH-like connection to the LB's own address while it forwards
+	nsx lb socat -T 10 TCP-LISTEN:2222,reuseaddr SYSTEM:'echo lb-sshd; cat' >/dev/null 2>&1 &
+	sleep 0.3
+	check non_vip_tcp_to_lb test "$(echo | nsx cl timeout 3 socat -T 2 - TCP:$LB4:2222 | head -n1)" = lb-sshd
+}
+
+test_restart_under_load() { # requests run while lbd is stopped, killed and restarted
+	local log=$TMP/load.out i
+	(for i in $(seq 0 79); do r=$(ask $VIP4 80 $((34000 + i))); echo "${r:-FAILED}"; sleep 0.05; done >"$log") &
+	local load=$!
+	sleep 0.5; stop_lbd TERM; sleep 0.5; start_lbd
+	sleep 0.3; stop_lbd KILL; sleep 0.3; start_lbd
+	wait $load
+	check restart_under_load_zero_failed test "$(grep -c FAILED "$log")" = 0 -a "$(wc -l <"$log")" = 80
+}
+
+test_corrupt_state() {
+	local out st
+	stop_lbd TERM
+	cp "$STATE" "$TMP/state.good"
+	printf 'vip add 10.99.9.9:80/tcp\nbackend add 10.99.9.9:80/tcp 10.99.0.11 weight lots\n' >>"$STATE"
+	out=$(ip netns exec "$P-lb" "$SAN/lbd" --iface eth0 --socket "$SOCK" --state "$STATE" --pin "$PIN" 2>&1); st=$?
+	check corrupt_state_refused test $st -ne 0
+	check corrupt_state_names_line grep -q "line $(wc -l <"$TMP/state.good" | awk '{print $1 + 2}')" <<<"$out"
+	check corrupt_state_forwarding_on test "$(ask $VIP4 80 35000)" != ""
+	cp "$TMP/state.good" "$STATE"
+	start_lbd
+}
+
 test_health() {
 	local lookups
 	lbctl vip add $VIP4:81/tcp check tcp interval 200ms timeout 200ms fall 2 rise 2 || return
@@ -160,7 +189,10 @@ main() {
 	test_traffic native 30000
 	test_health
 	test_neigh
+	test_non_vip_tcp
 	test_restart
+	test_restart_under_load
+	test_corrupt_state
 	test_kill_during_changes
 	test_ctl_abuse
 	test_detach
