@@ -61,6 +61,21 @@ test_corrupt_state() {
 	start_lbd
 }
 
+test_auto_fallback() { # a bridge device has no native XDP (no dummy module here): auto falls back, and says why
+	local d=$TMP/fallback
+	mkdir -p "$d"
+	nsx lb ip link add xbr0 type bridge && nsx lb ip link set xbr0 up
+	nsx lb "$SAN/lbd" --iface xbr0 --socket "$d/sock" --state "$d/state" --pin "$PIN" \
+		2>"$d/log" &
+	local pid=$!
+	wait_for 50 test -S "$d/sock"
+	check auto_fallback_warns grep -q "falling back to generic" "$d/log" || cat "$d/log"
+	check auto_fallback_generic bash -c "ip -n $P-lb -d link show xbr0 | grep -q xdpgeneric"
+	kill $pid; wait $pid
+	check auto_fallback_detach nsx lb "$SAN/lbd" --iface xbr0 --pin "$PIN" --detach
+	nsx lb ip link del xbr0
+}
+
 test_health() {
 	local lookups
 	lbctl vip add $VIP4:81/tcp check tcp interval 200ms timeout 200ms fall 2 rise 2 || return
@@ -190,6 +205,7 @@ main() {
 	test_health
 	test_neigh
 	test_non_vip_tcp
+	test_auto_fallback
 	test_restart
 	test_restart_under_load
 	test_corrupt_state
