@@ -391,35 +391,6 @@ int dp_stats(const struct dp *dp, struct xdplb_stats *out)
 	return 0;
 }
 
-static int zero_percpu(int fd, __u32 entries, size_t value_size)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	void *zero;
-	__u32 i;
-	int err = 0;
-
-	zero = calloc(ncpu, value_size);
-	if (!zero)
-		return -ENOMEM;
-	for (i = 0; i < entries && !err; i++)
-		err = neg_errno(bpf_map_update_elem(fd, &i, zero, BPF_ANY));
-	free(zero);
-	return err;
-}
-
-int dp_counters_reset(struct dp *dp)
-{
-	int err = zero_percpu(map_fd(dp->skel->maps.stats), 1, sizeof(struct xdplb_stats));
-
-	if (!err)
-		err = zero_percpu(map_fd(dp->skel->maps.vip_stats), 64,
-				  sizeof(struct xdplb_counters));
-	if (!err)
-		err = zero_percpu(map_fd(dp->skel->maps.backend_stats), 64,
-				  sizeof(struct xdplb_counters));
-	return err;
-}
-
 int dp_flow_lookup(const struct dp *dp, const struct xdplb_flow_key *key,
 		   struct xdplb_flow_val *out, bool *established)
 {
@@ -432,25 +403,6 @@ int dp_flow_lookup(const struct dp *dp, const struct xdplb_flow_key *key,
 		return 1;
 	}
 	return 0;
-}
-
-static int clear_hash(int fd)
-{
-	struct xdplb_flow_key key, next;
-	void *prev = NULL;
-
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		bpf_map_delete_elem(fd, &key);
-		prev = NULL; /* restart: the deleted key cannot lead on */
-	}
-	return 0;
-}
-
-int dp_flows_clear(struct dp *dp)
-{
-	clear_hash(map_fd(dp->skel->maps.flows));
-	return clear_hash(map_fd(dp->skel->maps.flows_new));
 }
 
 #define FLOW_BATCH 4096
@@ -487,25 +439,4 @@ out:
 	free(keys);
 	free(vals);
 	return ret;
-}
-
-static int count_one(void *ctx, const struct xdplb_flow_key *k, const struct xdplb_flow_val *v)
-{
-	(void)k;
-	(void)v;
-	(*(long *)ctx)++;
-	return 0;
-}
-
-long dp_flows_count(const struct dp *dp)
-{
-	long n = 0;
-	int err = dp_flows_for_each(dp, count_one, &n);
-
-	return err ? err : n;
-}
-
-__u32 dp_flows_capacity(const struct dp *dp)
-{
-	return bpf_map__max_entries(dp->skel->maps.flows);
 }

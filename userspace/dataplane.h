@@ -68,21 +68,16 @@ int dp_vips_for_each(const struct dp *dp,
 int dp_vip_counters(const struct dp *dp, __u32 vip_id, struct xdplb_counters *out);
 int dp_backend_counters(const struct dp *dp, __u32 be_id, struct xdplb_counters *out);
 int dp_stats(const struct dp *dp, struct xdplb_stats *out);
-/* Zero every counter (tests use it between cases). */
-int dp_counters_reset(struct dp *dp);
 
 /* Look a flow up in the established, then the half-open table.
  * Returns 1 and fills *out if found (established: *established = true). */
 int dp_flow_lookup(const struct dp *dp, const struct xdplb_flow_key *key,
 		   struct xdplb_flow_val *out, bool *established);
-int dp_flows_clear(struct dp *dp);
 /* Every established flow, read in batches (the table is not locked). */
 int dp_flows_for_each(const struct dp *dp,
 		      int (*fn)(void *ctx, const struct xdplb_flow_key *k,
 				const struct xdplb_flow_val *v),
 		      void *ctx);
-/* Entries in the established table (counted by walking it). */
-long dp_flows_count(const struct dp *dp);
-__u32 dp_flows_capacity(const struct dp *dp);
+
 
 #endif /* XDPLB_DATAPLANE_H */
