@@ -138,8 +138,35 @@ static int link_create(struct dp *dp, int ifindex, enum dp_xdp_mode mode)
 	return fd < 0 ? -errno : fd;
 }
 
+/* Pin the program in force as PIN_DIR/prog (for bpftool and inspection;
+ * the link keeps it attached).  A restart replaces the pin. */
+static void pin_prog(struct dp *dp, const char *pin_dir)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/prog", pin_dir) >= (int)sizeof(path))
+		return;
+	unlink(path);
+	bpf_obj_pin(dp_prog_fd(dp), path);
+}
+
+static int attach_link(struct dp *dp, int ifindex, const char *pin_dir, enum dp_xdp_mode mode,
+		       enum dp_xdp_mode *used, char *warn, size_t warnlen, char *err,
+		       size_t errlen);
+
 int dp_attach(struct dp *dp, int ifindex, const char *pin_dir, enum dp_xdp_mode mode,
 	      enum dp_xdp_mode *used, char *warn, size_t warnlen, char *err, size_t errlen)
+{
+	int ret = attach_link(dp, ifindex, pin_dir, mode, used, warn, warnlen, err, errlen);
+
+	if (!ret)
+		pin_prog(dp, pin_dir);
+	return ret;
+}
+
+static int attach_link(struct dp *dp, int ifindex, const char *pin_dir, enum dp_xdp_mode mode,
+		       enum dp_xdp_mode *used, char *warn, size_t warnlen, char *err,
+		       size_t errlen)
 {
 	char path[PATH_MAX];
 	int fd, ret;

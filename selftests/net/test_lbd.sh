@@ -115,6 +115,7 @@ test_restart() {
 	check restart_sigterm_exit0 stop_lbd TERM
 	check restart_forwarding_while_down test "$(ask $VIP4 80 32001)" != ""
 	check restart_xdp_still_attached bash -c "ip -n $P-lb -d link show eth0 | grep -q prog/xdp"
+	check restart_pins_present test -e "$PIN/eth0/link" -a -e "$PIN/eth0/prog" -a -e "$PIN/eth0/flows"
 	echo two >&7
 	if ! start_lbd; then
 		fail restart_start "lbd did not come back"
