@@ -7,21 +7,9 @@
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "ref_minimal.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-/* Key and value layout are mirrored in selftests/bench/bench_datapath.c. */
-struct ref_key {
-	__be32 daddr;
-	__be16 dport;
-	__u8 proto;
-	__u8 pad;
-};
-
-struct ref_val {
-	__u8 mac[ETH_ALEN];
-	__u8 pad[2];
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

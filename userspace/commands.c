@@ -120,8 +120,8 @@ static int do_restore(struct lbd *d, char *text, size_t len, struct strbuf *out)
 
 /* ---- vip show ---- */
 
-static void show_backend_text(const struct lbd *d, const struct xdplb_vip *v,
-			      const struct xdplb_backend *b, struct strbuf *out)
+static void show_backend_text(const struct lbd *d, const struct xdplb_backend *b,
+			      struct strbuf *out)
 {
 	const struct be_rt *r = &d->be[b->id];
 	char a[XDPLB_ADDR_STRLEN], nh[XDPLB_ADDR_STRLEN + 32] = "-";
@@ -136,7 +136,6 @@ static void show_backend_text(const struct lbd *d, const struct xdplb_vip *v,
 		  addr_format(&b->addr, b->family, a, sizeof(a)), b->weight, be_state(d, b), nh,
 		  r->hc && !r->up && *hc_last_error(r->hc) ? "  check: " : "",
 		  r->hc && !r->up ? hc_last_error(r->hc) : "");
-	(void)v;
 }
 
 static void show_vip_text(const struct lbd *d, const struct xdplb_vip *v, struct strbuf *out)
@@ -147,7 +146,7 @@ static void show_vip_text(const struct lbd *d, const struct xdplb_vip *v, struct
 	sb_printf(out, "%s %s (%u backends)\n", vip_format(&v->key, vs, sizeof(vs)),
 		  vip_opts_format(&v->opts, os, sizeof(os)), v->n_backends);
 	for (i = 0; i < v->n_backends; i++)
-		show_backend_text(d, v, &v->backends[i], out);
+		show_backend_text(d, &v->backends[i], out);
 }
 
 static void json_str(struct strbuf *out, const char *s)

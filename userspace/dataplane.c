@@ -361,21 +361,34 @@ int dp_vips_for_each(const struct dp *dp,
 	return 0;
 }
 
+/* Read one key of a per-CPU map: an array of one value per possible CPU
+ * (free it), or NULL with errno set. */
+static void *read_percpu(int fd, __u32 key, size_t value_size, int *ncpu)
+{
+	void *v;
+
+	*ncpu = libbpf_num_possible_cpus();
+	if (*ncpu <= 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	v = calloc((size_t)*ncpu, value_size);
+	if (v && bpf_map_lookup_elem(fd, &key, v)) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
 static int sum_counters(int fd, __u32 id, struct xdplb_counters *out)
 {
-	int ncpu = libbpf_num_possible_cpus(), i;
 	struct xdplb_counters *v;
+	int ncpu, i;
 
-	if (ncpu <= 0)
-		return -EINVAL;
-	v = calloc(ncpu, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
 	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem(fd, &id, v)) {
-		free(v);
+	v = read_percpu(fd, id, sizeof(*v), &ncpu);
+	if (!v)
 		return -errno;
-	}
 	for (i = 0; i < ncpu; i++) {
 		out->packets += v[i].packets;
 		out->bytes += v[i].bytes;
@@ -397,20 +410,13 @@ int dp_backend_counters(const struct dp *dp, __u32 be_id, struct xdplb_counters 
 
 int dp_stats(const struct dp *dp, struct xdplb_stats *out)
 {
-	int ncpu = libbpf_num_possible_cpus(), i, j;
 	struct xdplb_stats *v;
-	__u32 zero = 0;
+	int ncpu, i, j;
 
-	if (ncpu <= 0)
-		return -EINVAL;
-	v = calloc(ncpu, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
 	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem(map_fd(dp->skel->maps.stats), &zero, v)) {
-		free(v);
+	v = read_percpu(map_fd(dp->skel->maps.stats), 0, sizeof(*v), &ncpu);
+	if (!v)
 		return -errno;
-	}
 	for (i = 0; i < ncpu; i++)
 		for (j = 0; j < XDPLB_STAT_MAX; j++)
 			out->v[j] += v[i].v[j];

@@ -190,7 +190,10 @@ static void iface_config(struct lbd *d, struct xdplb_config *cfg)
 
 static void neigh_changed(void *arg)
 {
-	lbd_sync_soon(arg);
+	struct lbd *d = arg;
+
+	d->resolve_all = true;
+	lbd_sync_soon(d);
 }
 
 static int open_datapath(struct lbd *d)
@@ -247,6 +250,7 @@ static int start(struct lbd *d)
 {
 	char err[512];
 
+	d->resolve_all = true;
 	if (lbd_rt_init(d) || !(d->loop = loop_new()))
 		return fprintf(stderr, "lbd: out of memory\n"), -1;
 	if (load_state(d) || open_datapath(d))

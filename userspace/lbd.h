@@ -76,6 +76,7 @@ struct lbd {
 	__u32 n_echo;
 	struct loop_timer sync_timer;
 	bool adopting;          /* first sync after adopting a pinned datapath */
+	bool resolve_all;       /* neighbours or routes changed: ask netlink for every backend */
 	__u64 ring_rebuilds, ctl_ops, ctl_errors;
 	volatile sig_atomic_t stop;
 };

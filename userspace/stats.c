@@ -127,32 +127,24 @@ static int by_bytes(const void *a, const void *b)
 	return x->v.bytes < y->v.bytes ? 1 : x->v.bytes > y->v.bytes ? -1 : 0;
 }
 
-static const struct xdplb_vip *vip_by_id(const struct lbd *d, __u32 id)
-{
-	__u32 i;
-
-	for (i = 0; i < d->model.n_vips; i++)
-		if (d->model.vips[i].id == id)
-			return &d->model.vips[i];
-	return NULL;
-}
-
-static void flow_print(struct lbd *d, const struct flow_row *r, __u64 now, bool json, bool comma,
+/* One flow's line: VIP from an id-indexed table built once per listing,
+ * backend address from the run-time state (both O(1) per flow). */
+static void flow_print(const struct lbd *d, const struct xdplb_vip *const *by_id,
+		       const struct flow_row *r, __u64 now, bool json, bool comma,
 		       struct strbuf *out)
 {
-	const struct xdplb_vip *v = vip_by_id(d, r->k.vip_id);
+	const struct xdplb_vip *v = r->k.vip_id < XDPLB_MAX_VIPS ? by_id[r->k.vip_id] : NULL;
+	const struct be_rt *b = r->v.backend_id < XDPLB_MAX_BACKENDS ? &d->be[r->v.backend_id]
+								      : NULL;
 	char vs[XDPLB_VIP_STRLEN] = "?", cs[XDPLB_ADDR_STRLEN] = "?", bs[XDPLB_ADDR_STRLEN] = "?";
 	double idle = r->v.last_ns && now > r->v.last_ns ? (double)(now - r->v.last_ns) / 1e9 : 0;
-	__u32 i;
 
 	if (v) {
 		vip_format(&v->key, vs, sizeof(vs));
 		addr_format(&r->k.src, v->key.family, cs, sizeof(cs));
-		for (i = 0; i < v->n_backends; i++)
-			if (v->backends[i].id == r->v.backend_id)
-				addr_format(&v->backends[i].addr, v->backends[i].family, bs,
-					    sizeof(bs));
 	}
+	if (b && b->used && b->vip_id == r->k.vip_id)
+		addr_format(&b->addr, b->family, bs, sizeof(bs));
 	if (json)
 		sb_printf(out, "%s{\"client\":\"%s\",\"port\":%u,\"vip\":\"%s\",\"dport\":%u,"
 			  "\"backend\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"idle_s\":%.1f}",
@@ -166,6 +158,7 @@ static void flow_print(struct lbd *d, const struct flow_row *r, __u64 now, bool 
 
 int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out)
 {
+	const struct xdplb_vip **by_id = calloc(XDPLB_MAX_VIPS, sizeof(*by_id));
 	struct flow_set s = { 0 };
 	struct timespec ts;
 	char vs[XDPLB_VIP_STRLEN];
@@ -173,12 +166,20 @@ int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf
 	__u64 now;
 	int err;
 
+	if (!by_id) {
+		sb_printf(out, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < d->model.n_vips; i++)
+		by_id[d->model.vips[i].id] = &d->model.vips[i];
 	if (c->has_vip && !(s.only = model_find_vip(&d->model, &c->vip))) {
+		free(by_id);
 		sb_printf(out, "no VIP %s", vip_format(&c->vip, vs, sizeof(vs)));
 		return -1;
 	}
 	err = dp_flows_for_each(&d->dp, flow_collect, &s);
 	if (err) {
+		free(by_id);
 		free(s.rows);
 		sb_printf(out, "cannot read the flow table: %s", strerror(-err));
 		return -1;
@@ -193,9 +194,10 @@ int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf
 		sb_printf(out, "%-40s %-6s %-28s %-40s %-10s %-12s %s\n", "CLIENT", "PORT", "VIP",
 			  "BACKEND", "PACKETS", "BYTES", "IDLE_S");
 	for (i = 0; i < n; i++)
-		flow_print(d, &s.rows[i], now, json, i > 0, out);
+		flow_print(d, by_id, &s.rows[i], now, json, i > 0, out);
 	if (json)
 		sb_printf(out, "]}\n");
+	free(by_id);
 	free(s.rows);
 	return 0;
 }

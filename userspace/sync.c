@@ -345,9 +345,15 @@ static int vip_sync(struct lbd *d, const struct xdplb_vip *v)
 		const struct xdplb_backend *b = &v->backends[i];
 		struct be_rt *r = &d->be[b->id];
 
-		if (!be_rt_matches(r, v, b))
+		bool fresh = !be_rt_matches(r, v, b);
+
+		if (fresh)
 			be_rt_reset(d, v, b, r);
-		be_resolve(d, v, r);
+		/* netlink only when something may have changed (or is missing);
+		 * neigh.c calls `changed` at least every 30 s, which keeps every
+		 * backend's next hop followed */
+		if (fresh || !r->resolved || d->resolve_all)
+			be_resolve(d, v, r);
 		err = be_write(d, b->id, r);
 		if (err)
 			return err;
@@ -489,6 +495,8 @@ int lbd_sync(struct lbd *d, char *err, size_t errlen)
 	if (ret)
 		snprintf(err, errlen, "cannot update the datapath: %s", strerror(-ret));
 	d->adopting = false;
+	if (!ret)
+		d->resolve_all = false;
 	return ret;
 }
 

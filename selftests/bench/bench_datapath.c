@@ -50,6 +50,7 @@
 #include "bench_fwd.skel.h"
 #include "ref_macswap.skel.h"
 #include "ref_minimal.skel.h"
+#include "../../bpf/ref_minimal.h"
 
 #define BENCH_ROUNDS 5
 #define MAX_ROUNDS 25
@@ -62,19 +63,6 @@
 
 enum { REPEAT, RESTORE, SINGLE, N_MODES };
 static const char *const MODE_NAME[N_MODES] = { "repeat", "restore", "single" };
-
-/* Mirrors bpf/ref_minimal.bpf.c. */
-struct ref_key {
-	__be32 daddr;
-	__be16 dport;
-	__u8 proto;
-	__u8 pad;
-};
-
-struct ref_val {
-	__u8 mac[6];
-	__u8 pad[2];
-};
 
 /* The forwarder's VIPs, all port 80/tcp: VIP i has backend ids
  * 10*i+1..10*i+3 and ring slot 2*i (the fixture's convention). */
