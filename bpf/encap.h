@@ -93,13 +93,12 @@ static __always_inline int write_outer6(void *data, void *end, __u32 l3, const s
  * Ethernet header (and its VLAN tag) moves to the new front; the inner
  * packet is not touched.  Returns 0 or a drop reason. */
 static __always_inline int encapsulate(struct xdp_md *ctx, const struct pkt *p,
-				       const struct xdplb_vip_info *vi,
 				       const struct xdplb_backend_info *be,
 				       const struct xdplb_config *cfg, __u32 hash)
 {
 	__u32 l3 = p->l3_off == 18 ? 18 : 14;
-	int gue = vi->method == XDPLB_METHOD_GUE;
-	__u32 overhead = encap_overhead(vi->method, be->family);
+	int gue = be->method == XDPLB_METHOD_GUE;
+	__u32 overhead = encap_overhead(be->method, be->family);
 	__u32 ohl = gue ? overhead - sizeof(struct udphdr) : overhead;
 	__u8 proto = gue ? IPPROTO_UDP : inner_proto(p);
 	union xdplb_addr src;
@@ -117,7 +116,7 @@ static __always_inline int encapsulate(struct xdp_md *ctx, const struct pkt *p,
 		*(__be32 *)(data + 12) = *(__be32 *)(data + overhead + 12);
 	*(__be16 *)(data + l3 - 2) =
 		bpf_htons(be->family == XDPLB_AF_INET6 ? ETH_P_IPV6 : ETH_P_IP);
-	outer_src(&src, cfg, be->family, vi->flags & XDPLB_VIP_F_HASH_SRC, hash);
+	outer_src(&src, cfg, be->family, be->vip_flags & XDPLB_VIP_F_HASH_SRC, hash);
 	if (be->family == XDPLB_AF_INET6) {
 		if (write_outer6(data, end, l3, p, be, &src, gue ? sizeof(*uh) : 0, proto, hash))
 			return XDPLB_STAT_DROP_ENCAP;

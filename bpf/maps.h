@@ -41,24 +41,23 @@ struct {
 	__array(values, struct ring_inner);
 } rings SEC(".maps");
 
-/* Established flows.  Size set by the daemon (--flows) before load. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XDPLB_DEFAULT_FLOWS);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__type(key, struct xdplb_flow_key);
-	__type(value, struct xdplb_flow_val);
-} flows SEC(".maps");
+/* Established flows, per family.  Sizes set by the daemon (--flows) before load. */
+#define FLOW_TABLE(name, size, key_type)                    \
+	struct {                                            \
+		__uint(type, BPF_MAP_TYPE_LRU_HASH);        \
+		__uint(max_entries, size);                  \
+		__uint(map_flags, BPF_F_NO_COMMON_LRU);     \
+		__type(key, key_type);                      \
+		__type(value, struct xdplb_flow_val);       \
+	} name SEC(".maps")
+
+FLOW_TABLE(flows4, XDPLB_DEFAULT_FLOWS, struct xdplb_flow4_key);
+FLOW_TABLE(flows6, XDPLB_DEFAULT_FLOWS, struct xdplb_flow6_key);
 
 /* Half-open flows: TCP after its SYN, UDP after its first packet.  A flood
- * of new flows churns this table only; see README "Flow table policy". */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XDPLB_DEFAULT_FLOWS / 4);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__type(key, struct xdplb_flow_key);
-	__type(value, struct xdplb_flow_val);
-} flows_new SEC(".maps");
+ * of new flows churns these tables only; see README "Flow table policy". */
+FLOW_TABLE(flows4_new, XDPLB_DEFAULT_FLOWS / 4, struct xdplb_flow4_key);
+FLOW_TABLE(flows6_new, XDPLB_DEFAULT_FLOWS / 4, struct xdplb_flow6_key);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -87,6 +86,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct xdplb_stats);
 } stats SEC(".maps");
+
+/* Unique-client sketches, two per VIP id below XDPLB_HLL_VIPS (xdplb.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDPLB_HLL_VIPS * XDPLB_HLL_EPOCHS);
+	__type(key, __u32);
+	__type(value, struct xdplb_hll);
+} hll SEC(".maps");
 
 /* Egress interfaces for backends behind another NIC (key: ifindex).  Not
  * pinned: the kernel adds BPF_F_RDONLY_PROG to devmaps, so libbpf would

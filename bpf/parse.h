@@ -221,6 +221,47 @@ static __always_inline void parse_l4(struct pkt *p, void *data, void *end)
 	}
 }
 
+/* The common case in a few loads: untagged Ethernet, IPv4 without options,
+ * not a fragment, a whole TCP or UDP header.  Fills every field of *p as
+ * parse_packet() would and returns 1; returns 0 for anything else (then
+ * parse_packet() does the full job). */
+static __always_inline int parse_fast4(struct pkt *p, void *data, void *end)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *iph = (void *)(eth + 1);
+	struct tcphdr *th = (void *)(iph + 1);
+	__u32 frame_len = end - data, ip_len;
+
+	if ((void *)(th + 1) > end)
+		return 0;
+	if (eth->h_proto != bpf_htons(ETH_P_IP) || *(__u8 *)iph != 0x45 ||
+	    (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET)) ||
+	    (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP))
+		return 0;
+	ip_len = bpf_ntohs(iph->tot_len);
+	if (ip_len < sizeof(*iph) || sizeof(*eth) + ip_len > frame_len)
+		return 0;
+	p->l3_off = sizeof(*eth);
+	p->l4_off = sizeof(*eth) + sizeof(*iph);
+	p->ip_len = ip_len;
+	p->frame_len = frame_len;
+	p->src.v6[0] = iph->saddr;
+	p->src.v6[1] = p->src.v6[2] = p->src.v6[3] = 0;
+	p->dst.v6[0] = iph->daddr;
+	p->dst.v6[1] = p->dst.v6[2] = p->dst.v6[3] = 0;
+	p->sport = th->source;
+	p->dport = th->dest;
+	p->family = XDPLB_AF_INET;
+	p->proto = iph->protocol;
+	p->tcp_flags = iph->protocol == IPPROTO_TCP ? ((__u8 *)th)[13] : 0;
+	p->df = !!(iph->frag_off & bpf_htons(IP_DF));
+	p->tos = iph->tos;
+	p->icmp_type = 0;
+	p->frag = 0;
+	p->l4_short = 0;
+	return 1;
+}
+
 /* Parse a frame from its start; PARSE_OK when p describes an IP packet. */
 static __always_inline int parse_packet(struct pkt *p, void *data, void *end)
 {

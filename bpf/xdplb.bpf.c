@@ -20,6 +20,11 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Unique-client sketch epoch, set by lbd (see xdplb.h): the sketch being
+ * written, and when it started (bpf_ktime_get_coarse_ns clock). */
+volatile __u32 hll_epoch;
+volatile __u64 hll_epoch_ns;
+
 static __always_inline void count(struct xdplb_stats *st, __u32 idx)
 {
 	barrier_var(idx); /* keep the bound check next to the access */
@@ -79,31 +84,193 @@ static __always_inline __u32 ring_pick(__u32 slot, __u32 size, __u32 hash)
 	return id ? *id : XDPLB_NO_BACKEND;
 }
 
+/* A flow's key in the table of its family. */
+union flow_key {
+	struct xdplb_flow4_key v4;
+	struct xdplb_flow6_key v6;
+};
+
+/* Two 32-bit halves as the 64-bit word that holds `lo` in its first four
+ * bytes in memory. */
+static __always_inline __u64 word64(__u32 lo, __u32 hi)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (__u64)lo | (__u64)hi << 32;
+#else
+	return (__u64)hi | (__u64)lo << 32;
+#endif
+}
+
+/* The last word of a flow key: the ports as they are on the wire, then
+ * proto and three zero bytes. */
+static __always_inline __u64 flow_key_tail(__u32 ports, __u8 proto)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return word64(ports, proto);
+#else
+	return word64(ports, (__u32)proto << 24);
+#endif
+}
+
+/* A flow's key, written as whole 64-bit words straight from the packet.
+ * The kernel hashes a key with 32-bit loads and compares it with 64-bit
+ * ones; a load spanning several narrower stores cannot be forwarded from
+ * the store buffer and stalls (measured: a field-by-field key cost the
+ * lookup ~10 ns more).  Returns 0, or -1 if the headers are not there
+ * (cannot happen after parse_packet). */
+static __always_inline int flow_key_make(void *data, void *end, const struct pkt *p,
+					 union flow_key *k)
+{
+	__u32 l3 = p->l3_off & 0x1f, l4 = p->l4_off & 0x3ff;
+	__u64 *w = (__u64 *)k;
+	__u64 *a;
+	__u32 ports;
+
+	if (data + l4 + sizeof(ports) > end)
+		return -1;
+	ports = *(__u32 *)(data + l4);
+	if (p->family == XDPLB_AF_INET) {
+		a = data + l3 + offsetof(struct iphdr, saddr);
+		if ((void *)(a + 1) > end)
+			return -1;
+		w[0] = a[0]; /* saddr, daddr */
+		w[1] = flow_key_tail(ports, p->proto);
+		return 0;
+	}
+	a = data + l3 + offsetof(struct ipv6hdr, saddr);
+	if ((void *)(a + 4) > end)
+		return -1;
+	w[0] = a[0];
+	w[1] = a[1];
+	w[2] = a[2];
+	w[3] = a[3];
+	w[4] = flow_key_tail(ports, p->proto);
+	return 0;
+}
+
+/* The same key from a parsed (possibly quoted, reversed) flow: ICMP errors. */
+static __always_inline void flow_key_of(const struct pkt *p, union flow_key *k)
+{
+	__u64 *w = (__u64 *)k;
+	__u32 ports;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	ports = (__u32)p->sport | (__u32)p->dport << 16;
+#else
+	ports = (__u32)p->sport << 16 | (__u32)p->dport;
+#endif
+	if (p->family == XDPLB_AF_INET) {
+		w[0] = word64(p->src.v4, p->dst.v4);
+		w[1] = flow_key_tail(ports, p->proto);
+		return;
+	}
+	w[0] = word64(p->src.v6[0], p->src.v6[1]);
+	w[1] = word64(p->src.v6[2], p->src.v6[3]);
+	w[2] = word64(p->dst.v6[0], p->dst.v6[1]);
+	w[3] = word64(p->dst.v6[2], p->dst.v6[3]);
+	w[4] = flow_key_tail(ports, p->proto);
+}
+
+/* One call site per map: the verifier inlines a lookup only where the map
+ * is known, so the tables are never chosen through a pointer. */
+static __always_inline struct xdplb_flow_val *flow_get(int family, const union flow_key *k,
+						       int established)
+{
+	if (family == XDPLB_AF_INET)
+		return bpf_map_lookup_elem(established ? (void *)&flows4 : (void *)&flows4_new,
+					   &k->v4);
+	return bpf_map_lookup_elem(established ? (void *)&flows6 : (void *)&flows6_new, &k->v6);
+}
+
+static __always_inline void flow_put(int family, const union flow_key *k, int established,
+				     const struct xdplb_flow_val *v)
+{
+	if (family == XDPLB_AF_INET)
+		bpf_map_update_elem(established ? (void *)&flows4 : (void *)&flows4_new, &k->v4, v,
+				    BPF_ANY);
+	else
+		bpf_map_update_elem(established ? (void *)&flows6 : (void *)&flows6_new, &k->v6, v,
+				    BPF_ANY);
+}
+
+static __always_inline __u32 clz32(__u32 x)
+{
+	__u32 n = 0;
+
+	if (!x)
+		return 32;
+	if (!(x & 0xffff0000u)) {
+		n += 16;
+		x <<= 16;
+	}
+	if (!(x & 0xff000000u)) {
+		n += 8;
+		x <<= 8;
+	}
+	if (!(x & 0xf0000000u)) {
+		n += 4;
+		x <<= 4;
+	}
+	if (!(x & 0xc0000000u)) {
+		n += 2;
+		x <<= 2;
+	}
+	if (!(x & 0x80000000u))
+		n += 1;
+	return n;
+}
+
+/* Add the packet's client to its VIP's unique-client sketch. */
+static __always_inline void hll_add(__u32 vip_id, const struct pkt *p)
+{
+	__u32 key = vip_id * XDPLB_HLL_EPOCHS + (hll_epoch & 1), h, idx, rank;
+	struct xdplb_hll *s;
+	__u8 *b, old;
+
+	if (vip_id >= XDPLB_HLL_VIPS)
+		return;
+	s = bpf_map_lookup_elem(&hll, &key);
+	if (!s)
+		return;
+	h = xdplb_hash_client(&p->src, p->family);
+	idx = h >> (32 - XDPLB_HLL_P);
+	rank = clz32(h << XDPLB_HLL_P) + 1;
+	if (rank > XDPLB_HLL_MAX_RANK)
+		rank = XDPLB_HLL_MAX_RANK;
+	b = &s->reg[(idx >> 1) & (XDPLB_HLL_M / 2 - 1)];
+	old = idx & 1 ? *b >> 4 : *b & 0xf;
+	if (rank > old)
+		*b = idx & 1 ? (*b & 0x0f) | rank << 4 : (*b & 0xf0) | rank;
+}
+
+/* A packet of a known flow: its counters, and its client in this epoch's
+ * sketch if this is the flow's first packet of the epoch. */
 static __always_inline void flow_touch(struct xdplb_flow_val *fv, const struct pkt *p)
 {
+	if (fv->last_ns < hll_epoch_ns)
+		hll_add(fv->vip_id, p);
 	fv->packets++;
 	fv->bytes += p->frame_len;
 	fv->last_ns = bpf_ktime_get_coarse_ns();
 }
 
-static __always_inline void flow_learn(void *table, const struct xdplb_flow_key *key, __u32 id,
-				       __u32 hash, const struct pkt *p)
+static __always_inline void flow_learn(int family, const union flow_key *k, int established,
+				       __u32 id, __u32 vip_id, __u32 hash, const struct pkt *p)
 {
-	struct xdplb_flow_val v = { .backend_id = id, .hash = hash, .packets = 1,
-				    .bytes = p->frame_len };
+	struct xdplb_flow_val v = { .backend_id = id, .vip_id = vip_id, .hash = hash,
+				    .packets = 1, .bytes = p->frame_len };
 
 	v.last_ns = bpf_ktime_get_coarse_ns();
-	bpf_map_update_elem(table, key, &v, BPF_ANY);
+	flow_put(family, k, established, &v);
+	hll_add(vip_id, p);
 }
 
-static __always_inline void count_new_flow(__u32 vip_id, __u32 be_id)
+/* Counters are per backend only: user space sums a VIP's backends (see
+ * dp_vip_counters), which saves every packet a second per-CPU update. */
+static __always_inline void count_new_flow(__u32 be_id)
 {
-	struct xdplb_counters *c;
+	struct xdplb_counters *c = bpf_map_lookup_elem(&backend_stats, &be_id);
 
-	c = bpf_map_lookup_elem(&vip_stats, &vip_id);
-	if (c)
-		c->new_flows++;
-	c = bpf_map_lookup_elem(&backend_stats, &be_id);
 	if (c)
 		c->new_flows++;
 }
@@ -129,34 +296,38 @@ static __always_inline __u32 ring_choose(const struct pkt *p, const struct xdplb
 	return id;
 }
 
-/* Choose the backend of a packet: established table, half-open table,
+/* The backend of an established flow, or NULL: the entry's backend must be
+ * active and still serve the entry's VIP. */
+static __always_inline struct xdplb_backend_info *flow_backend(const struct xdplb_flow_val *fv)
+{
+	return fv ? backend_active(fv->backend_id, fv->vip_id) : NULL;
+}
+
+/* Choose the backend of a packet that the established table did not
+ * answer (`tried_est`: the caller already looked there): half-open table,
  * then the rings.  Learns and promotes flows as the file comment says.
  * *hash is the flow hash: stored with the flow, computed only on a miss. */
 static __always_inline struct xdplb_backend_info *
-select_backend(const struct pkt *p, const struct xdplb_vip_info *vi, __u32 seed, int icmp_err,
-	       struct xdplb_stats *st, __u32 *be_id, __u32 *hash)
+select_backend(const struct pkt *p, const union flow_key *k, const struct xdplb_vip_info *vi,
+	       __u32 seed, int icmp_err, int tried_est, struct xdplb_stats *st, __u32 *be_id,
+	       __u32 *hash)
 {
-	struct xdplb_flow_key key = {};
 	struct xdplb_backend_info *be;
 	struct xdplb_flow_val *fv;
 	int syn = p->proto == IPPROTO_TCP && (p->tcp_flags & TCP_FLAG_SYN);
 	int nonsyn_tcp = p->proto == IPPROTO_TCP && !syn;
 
-	key.src = p->src;
-	key.vip_id = vi->vip_id;
-	key.sport = p->sport;
-	key.dport = p->dport;
-	fv = bpf_map_lookup_elem(&flows, &key);
-	if (fv && (be = backend_active(fv->backend_id, vi->vip_id))) {
-		count(st, XDPLB_STAT_FLOW_HIT);
-		*be_id = fv->backend_id;
-		*hash = fv->hash;
-		if (!icmp_err)
-			flow_touch(fv, p);
-		return be;
+	if (!tried_est) {
+		fv = flow_get(p->family, k, 1);
+		if ((be = flow_backend(fv)) && fv->vip_id == vi->vip_id) {
+			count(st, XDPLB_STAT_FLOW_HIT);
+			*be_id = fv->backend_id;
+			*hash = fv->hash;
+			return be;
+		}
 	}
-	fv = bpf_map_lookup_elem(&flows_new, &key);
-	if (fv && (be = backend_active(fv->backend_id, vi->vip_id))) {
+	fv = flow_get(p->family, k, 0);
+	if ((be = flow_backend(fv)) && fv->vip_id == vi->vip_id) {
 		count(st, XDPLB_STAT_FLOW_HIT);
 		*be_id = fv->backend_id;
 		*hash = fv->hash;
@@ -164,7 +335,7 @@ select_backend(const struct pkt *p, const struct xdplb_vip_info *vi, __u32 seed,
 			return be;
 		flow_touch(fv, p);
 		if (!syn) {
-			bpf_map_update_elem(&flows, &key, fv, BPF_ANY);
+			flow_put(p->family, k, 1, fv);
 			count(st, XDPLB_STAT_FLOW_PROMOTED);
 		}
 		return be;
@@ -176,25 +347,16 @@ select_backend(const struct pkt *p, const struct xdplb_vip_info *vi, __u32 seed,
 	*be_id = ring_choose(p, vi, *hash, nonsyn_tcp, st, &be);
 	if (!be)
 		return NULL;
-	if (nonsyn_tcp) {
-		flow_learn(&flows, &key, *be_id, *hash, p);
-	} else {
-		flow_learn(&flows_new, &key, *be_id, *hash, p);
-		count_new_flow(vi->vip_id, *be_id);
-	}
+	flow_learn(p->family, k, nonsyn_tcp, *be_id, vi->vip_id, *hash, p);
+	if (!nonsyn_tcp)
+		count_new_flow(*be_id);
 	return be;
 }
 
-static __always_inline void count_traffic(__u32 vip_id, __u32 be_id, __u32 len)
+static __always_inline void count_traffic(__u32 be_id, __u32 len)
 {
-	struct xdplb_counters *c;
+	struct xdplb_counters *c = bpf_map_lookup_elem(&backend_stats, &be_id);
 
-	c = bpf_map_lookup_elem(&vip_stats, &vip_id);
-	if (c) {
-		c->packets++;
-		c->bytes += len;
-	}
-	c = bpf_map_lookup_elem(&backend_stats, &be_id);
 	if (c) {
 		c->packets++;
 		c->bytes += len;
@@ -234,43 +396,67 @@ static __always_inline int check_mtu(struct xdp_md *ctx, const struct pkt *p, __
 	return XDP_TX;
 }
 
-/* Forward a packet of a VIP's flow to its backend. */
-static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
-				   const struct xdplb_vip_info *vi, int icmp_err,
-				   struct xdplb_stats *st)
+/* Send a packet to its chosen backend: rewrite (l2) or encapsulate, count. */
+static __always_inline int send_backend(struct xdp_md *ctx, const struct pkt *p,
+					const struct xdplb_backend_info *be, __u32 be_id,
+					__u32 hash, int icmp_err, struct xdplb_stats *st)
 {
-	__u32 zero = 0, hash = 0, be_id = 0, overhead;
-	struct xdplb_config *cfg = bpf_map_lookup_elem(&config, &zero);
-	struct xdplb_backend_info *be;
+	__u32 zero = 0, overhead;
+	struct xdplb_config *cfg;
 	int act, err;
 
-	if (!cfg)
-		return XDP_ABORTED; /* cannot happen: array key 0 always exists */
-	be = select_backend(p, vi, cfg->seed, icmp_err, st, &be_id, &hash);
-	if (!be) {
-		count(st, XDPLB_STAT_DROP_NO_BACKEND);
-		return XDP_DROP;
-	}
-	if (vi->method == XDPLB_METHOD_L2) {
+	if (be->method == XDPLB_METHOD_L2) {
 		void *data = (void *)(long)ctx->data;
 
 		if (data + ETH_HLEN > (void *)(long)ctx->data_end)
 			return XDP_ABORTED; /* cannot happen: the frame was parsed */
 		set_macs(data, be);
-		count_traffic(vi->vip_id, be_id, p->frame_len);
+		count_traffic(be_id, p->frame_len);
 		return send_to(be);
 	}
-	overhead = encap_overhead(vi->method, be->family);
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!cfg)
+		return XDP_ABORTED; /* cannot happen: array key 0 always exists */
+	overhead = encap_overhead(be->method, be->family);
 	act = check_mtu(ctx, p, overhead, cfg, icmp_err, st);
 	if (act != XDP_PASS)
 		return act;
-	err = encapsulate(ctx, p, vi, be, cfg, hash);
+	err = encapsulate(ctx, p, be, cfg, hash);
 	if (err) {
 		count(st, err);
 		return XDP_DROP;
 	}
-	count_traffic(vi->vip_id, be_id, p->frame_len);
+	count_traffic(be_id, p->frame_len);
 	return send_to(be);
+}
+
+/* Forward a packet of a VIP's flow to its backend. */
+static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
+				   const union flow_key *k, const struct xdplb_vip_info *vi,
+				   int icmp_err, int tried_est, struct xdplb_stats *st)
+{
+	__u32 zero = 0, hash = 0, be_id = 0;
+	struct xdplb_config *cfg = bpf_map_lookup_elem(&config, &zero);
+	struct xdplb_backend_info *be;
+
+	if (!cfg)
+		return XDP_ABORTED; /* cannot happen: array key 0 always exists */
+	be = select_backend(p, k, vi, cfg->seed, icmp_err, tried_est, st, &be_id, &hash);
+	if (!be) {
+		count(st, XDPLB_STAT_DROP_NO_BACKEND);
+		return XDP_DROP;
+	}
+	return send_backend(ctx, p, be, be_id, hash, icmp_err, st);
+}
+
+static __always_inline int send_established(struct xdp_md *ctx, const struct pkt *p,
+					    struct xdplb_flow_val *fv,
+					    const struct xdplb_backend_info *be,
+					    struct xdplb_stats *st)
+{
+	count(st, XDPLB_STAT_FLOW_HIT);
+	flow_touch(fv, p);
+	return send_backend(ctx, p, be, fv->backend_id, fv->hash, 0, st);
 }
 
 static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p, struct xdplb_stats *st)
@@ -278,6 +464,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p, struct
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	__u8 echo = p->family == XDPLB_AF_INET ? ICMP_ECHO : ICMPV6_ECHO_REQUEST;
 	struct xdplb_vip_info *vi;
+	union flow_key k;
 	struct pkt q = *p;
 
 	if (!vip_addr_lookup(p)) {
@@ -305,21 +492,28 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p, struct
 		count(st, XDPLB_STAT_PASS_ICMP_OTHER);
 		return XDP_PASS;
 	}
+	flow_key_of(&q, &k);
 	count(st, XDPLB_STAT_ICMP_ERR_FWD);
-	return forward(ctx, &q, vi, 1, st);
+	return forward(ctx, &q, &k, vi, 1, 0, st);
 }
 
 static __always_inline int process(struct xdp_md *ctx, struct xdplb_stats *st)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct xdplb_backend_info *be;
 	struct xdplb_vip_info *vi;
-	struct pkt p = {};
+	struct xdplb_flow_val *fv;
+	union flow_key k;
+	struct pkt p;
 	int ret;
 
-	ret = parse_packet(&p, data, end);
-	if (ret) {
-		count(st, ret);
-		return XDP_PASS;
+	if (!parse_fast4(&p, data, end)) {
+		__builtin_memset(&p, 0, sizeof(p));
+		ret = parse_packet(&p, data, end);
+		if (ret) {
+			count(st, ret);
+			return XDP_PASS;
+		}
 	}
 	if (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6)
 		return handle_icmp(ctx, &p, st);
@@ -335,6 +529,20 @@ static __always_inline int process(struct xdp_md *ctx, struct xdplb_stats *st)
 		count(st, p.frag ? XDPLB_STAT_DROP_FRAGMENT : XDPLB_STAT_DROP_TRUNCATED);
 		return XDP_DROP;
 	}
+	/* Established flows first: one lookup, then straight to the backend.
+	 * Each family has its own call site: merged into one, the lookup
+	 * would see two maps and the verifier could not inline it. */
+	if (flow_key_make(data, end, &p, &k))
+		return XDP_ABORTED; /* cannot happen: the headers were parsed */
+	if (p.family == XDPLB_AF_INET) {
+		fv = bpf_map_lookup_elem(&flows4, &k.v4);
+		if ((be = flow_backend(fv)))
+			return send_established(ctx, &p, fv, be, st);
+	} else {
+		fv = bpf_map_lookup_elem(&flows6, &k.v6);
+		if ((be = flow_backend(fv)))
+			return send_established(ctx, &p, fv, be, st);
+	}
 	vi = vip_lookup(&p, p.dport, p.proto);
 	if (!vi)
 		vi = vip_lookup(&p, 0, p.proto);
@@ -342,7 +550,7 @@ static __always_inline int process(struct xdp_md *ctx, struct xdplb_stats *st)
 		count(st, XDPLB_STAT_PASS_NOT_VIP);
 		return XDP_PASS;
 	}
-	return forward(ctx, &p, vi, 0, st);
+	return forward(ctx, &p, &k, vi, 0, 1, st);
 }
 
 SEC("xdp")

@@ -96,7 +96,9 @@ enum {
 
 /* backends map (array indexed by backend id) value.  A backend id belongs
  * to one (VIP, address) pair.  `mac` is the backend's own MAC for l2 and
- * the next hop's MAC for ipip/gue; `src_mac` is the egress interface's. */
+ * the next hop's MAC for ipip/gue; `src_mac` is the egress interface's.
+ * The VIP's method and flags are copied here so that an established packet
+ * needs its flow entry and this entry only, not the VIP. */
 struct xdplb_backend_info {
 	union xdplb_addr addr;
 	__u32 vip_id;  /* the VIP this id serves; flows of other VIPs miss */
@@ -105,26 +107,67 @@ struct xdplb_backend_info {
 	__u8 mac[6];
 	__u8 src_mac[6];
 	__u8 family;   /* enum xdplb_family */
-	__u8 pad[7];
+	__u8 method;   /* the VIP's enum xdplb_method */
+	__u8 vip_flags; /* the VIP's XDPLB_VIP_F_* */
+	__u8 pad[5];
 };
 
-/* Flow tables (LRU hash, per-CPU LRU lists).  The VIP id stands in for the
- * destination address; dport is the real port (wildcard VIPs). */
-struct xdplb_flow_key {
-	union xdplb_addr src;
-	__u32 vip_id;
+/* Flow tables (LRU hash, per-CPU LRU lists), one pair per family so that
+ * the IPv4 key stays 16 bytes.  Keyed by the whole 5-tuple: an established
+ * packet is forwarded after this one lookup, before any VIP lookup. */
+struct xdplb_flow4_key {
+	__be32 src;
+	__be32 dst;
 	__be16 sport;
 	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct xdplb_flow6_key {
+	__be32 src[4];
+	__be32 dst[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
 };
 
 /* Per-flow counters are updated without atomics: a flow normally stays on
- * one CPU (RSS), so races only cost the odd lost increment. */
+ * one CPU (RSS), so races only cost the odd lost increment.  A hit counts
+ * only if backends[backend_id] is active and still serves vip_id. */
 struct xdplb_flow_val {
 	__u32 backend_id;
+	__u32 vip_id;
 	__u32 hash; /* the flow hash, kept so established packets skip it */
+	__u32 pad;
 	__u64 packets;
 	__u64 bytes;
-	__u64 last_ns; /* bpf_ktime_get_ns() of the last packet */
+	__u64 last_ns; /* bpf_ktime_get_coarse_ns() of the last packet */
+};
+
+/* Unique clients per VIP: HyperLogLog sketches of client addresses, per
+ * CPU, merged in user space.  2^P registers of 4 bits, two per byte (even
+ * register in the low nibble); a register holds the largest rank seen,
+ * capped at 15 (saturates near m * 2^15 = 134 million clients).  Two
+ * sketches per VIP, written in turns: the datapath writes epoch
+ * `hll_epoch` (a global of the program), lbd clears the other one and
+ * switches every XDPLB_HLL_EPOCH_S; the estimate merges both, so it counts
+ * the clients seen in the last one to two epochs.  A flow adds its client
+ * when it is learned, and again with its first packet of each new epoch.
+ * Only VIP ids below XDPLB_HLL_VIPS have sketches (memory: 2 sketches *
+ * 2 KiB per VIP per CPU). */
+#define XDPLB_HLL_P 12
+#define XDPLB_HLL_M (1u << XDPLB_HLL_P)
+#define XDPLB_HLL_MAX_RANK 15
+#define XDPLB_HLL_VIPS 256
+#define XDPLB_HLL_EPOCHS 2
+#define XDPLB_HLL_EPOCH_S 30
+#define XDPLB_HLL_SEED 0x9e3779b9u
+
+/* hll map (per-CPU array) value; key vip_id * XDPLB_HLL_EPOCHS + epoch. */
+struct xdplb_hll {
+	__u8 reg[XDPLB_HLL_M / 2];
 };
 
 /* Global configuration, one entry (key 0) of the `config` array. */
@@ -215,10 +258,12 @@ _Static_assert(sizeof(union xdplb_addr) == 16, "addr");
 _Static_assert(sizeof(struct xdplb_vip_key) == 20, "vip_key");
 _Static_assert(sizeof(struct xdplb_vip_info) == 32, "vip_info");
 _Static_assert(sizeof(struct xdplb_backend_info) == 48, "backend_info");
-_Static_assert(sizeof(struct xdplb_flow_key) == 24, "flow_key");
-_Static_assert(sizeof(struct xdplb_flow_val) == 32, "flow_val");
+_Static_assert(sizeof(struct xdplb_flow4_key) == 16, "flow4_key");
+_Static_assert(sizeof(struct xdplb_flow6_key) == 40, "flow6_key");
+_Static_assert(sizeof(struct xdplb_flow_val) == 40, "flow_val");
 _Static_assert(sizeof(struct xdplb_config) == 48, "config");
 _Static_assert(sizeof(struct xdplb_counters) == 24, "counters");
+_Static_assert(sizeof(struct xdplb_hll) == 2048, "hll");
 #endif
 
 #endif /* XDPLB_H */

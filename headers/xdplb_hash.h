@@ -13,6 +13,8 @@
 
 #include <linux/types.h>
 
+#include "xdplb.h"
+
 static inline __u32 xdplb_rotl32(__u32 x, int r)
 {
 	return (x << r) | (x >> (32 - r));
@@ -87,6 +89,21 @@ static inline __u32 xdplb_hash_bytes(const void *data, __u32 len, __u32 seed)
 	if (len & 3)
 		h = xdplb_mix(h, k);
 	return xdplb_final(h, len);
+}
+
+/* A client address alone, for the unique-client sketches (its own seed,
+ * so it is independent of the flow hash). */
+static inline __u32 xdplb_hash_client(const union xdplb_addr *a, __u8 family)
+{
+	__u32 h = XDPLB_HLL_SEED;
+
+	h = xdplb_mix(h, a->v6[0]);
+	if (family == XDPLB_AF_INET)
+		return xdplb_final(h, 4);
+	h = xdplb_mix(h, a->v6[1]);
+	h = xdplb_mix(h, a->v6[2]);
+	h = xdplb_mix(h, a->v6[3]);
+	return xdplb_final(h, 16);
 }
 
 #endif /* XDPLB_HASH_H */

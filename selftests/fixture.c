@@ -37,6 +37,11 @@ int fix_vip_key(int family, const char *addr, __u16 port, __u8 proto, struct xdp
 	return 0;
 }
 
+/* What fix_vip() set per VIP id, copied into backend entries as lbd does. */
+static struct {
+	__u8 method, flags;
+} vip_meta[XDPLB_MAX_VIPS];
+
 int fix_vip(struct dp *dp, int family, const char *addr, __u16 port, __u8 proto, __u8 method,
 	    __u32 vip_id, __u32 flags)
 {
@@ -48,6 +53,10 @@ int fix_vip(struct dp *dp, int family, const char *addr, __u16 port, __u8 proto,
 	struct xdplb_vip_key k;
 	int err;
 
+	if (vip_id < XDPLB_MAX_VIPS) {
+		vip_meta[vip_id].method = method;
+		vip_meta[vip_id].flags = (__u8)flags;
+	}
 	fix_vip_key(family, addr, port, proto, &k);
 	err = dp_vip_set(dp, &k, &vi);
 	if (err)
@@ -82,6 +91,10 @@ int fix_backend(struct dp *dp, __u32 id, __u32 vip_id, int family, const char *a
 	pkt_addr(family, addr, &be.addr);
 	be.family = family == 4 ? XDPLB_AF_INET : XDPLB_AF_INET6;
 	be.flags = active ? XDPLB_BE_F_ACTIVE : 0;
+	if (vip_id < XDPLB_MAX_VIPS) {
+		be.method = vip_meta[vip_id].method;
+		be.vip_flags = vip_meta[vip_id].flags;
+	}
 	memcpy(be.mac, mac, 6);
 	memcpy(be.src_mac, MAC_LB, 6);
 	return dp_backend_set(dp, id, &be);

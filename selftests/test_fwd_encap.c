@@ -114,7 +114,11 @@ TEST(fwd_encap)
 	test__start_subtest("ipip_4in4_tcp");
 	s = spec_for(0, 1000, 100);
 	expect_encap(&dp, 0, &s, "4in4");
-	ASSERT_OK(dp_vip_counters(&dp, 0, &c), "counters");
+	{
+		const __u32 ids[] = { 1, 2, 3 };
+
+		ASSERT_OK(dp_vip_counters(&dp, 0, ids, 3, &c), "counters");
+	}
 	ASSERT_EQ(c.packets, 1, "vip packets");
 	ASSERT_EQ(c.bytes, 14 + 20 + 20 + 100, "vip bytes (ingress frame)");
 

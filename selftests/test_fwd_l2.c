@@ -89,7 +89,7 @@ TEST(fwd_l2)
 	expect_l2(&dp, &tcp4, fix_ring_index(&tcp4, 3), "tcp4 syn");
 	ASSERT_EQ(stat(&dp, XDPLB_STAT_TX), 1, "tx counted");
 	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_MISS_SYN), 1, "syn miss counted");
-	ASSERT_OK(dp_vip_counters(&dp, 0, &c), "vip counters");
+	ASSERT_OK(dp_vip_counters(&dp, 0, IDS4, 3, &c), "vip counters");
 	ASSERT_EQ(c.packets, 1, "vip packets");
 	ASSERT_EQ(c.new_flows, 1, "vip new flows");
 	ASSERT_EQ(c.bytes, 14 + 20 + 20, "vip bytes");
@@ -130,7 +130,11 @@ TEST(fwd_l2)
 	s.dst = "10.0.0.101";
 	s.dport = 8443;
 	expect_l2(&dp, &s, fix_ring_index(&s, 3), "wildcard");
-	ASSERT_OK(dp_vip_counters(&dp, 4, &c), "vip 4 counters");
+	{
+		const __u32 ids4[] = { 40 + IDS4[0], 40 + IDS4[1], 40 + IDS4[2] };
+
+		ASSERT_OK(dp_vip_counters(&dp, 4, ids4, 3, &c), "vip 4 counters");
+	}
 	ASSERT_EQ(c.packets, 1, "wildcard VIP counted");
 
 	test__start_subtest("port_not_configured_passes");
@@ -149,32 +153,31 @@ TEST(fwd_flow_table)
 	struct pkt_spec syn = { .family = 4, .src = "192.0.2.9", .dst = VIP4, .proto = IPPROTO_TCP,
 				.sport = 50000, .dport = 80, .tcp_flags = 0x02 };
 	struct pkt_spec ack = syn;
-	struct xdplb_flow_key key = { .vip_id = 0 };
-	struct xdplb_flow_val fv;
+	struct dp_flow f = { .family = XDPLB_AF_INET, .proto = IPPROTO_TCP };
 	struct xdplb_counters c;
-	bool est = false;
 	int first, other;
 	struct dp dp;
 
 	if (!setup_l2(&dp))
 		return;
 	ack.tcp_flags = 0x10;
-	pkt_addr(4, syn.src, &key.src);
-	key.sport = htons(syn.sport);
-	key.dport = htons(80);
+	pkt_addr(4, syn.src, &f.src);
+	pkt_addr(4, VIP4, &f.dst);
+	f.sport = htons(syn.sport);
+	f.dport = htons(80);
 	first = fix_ring_index(&syn, 3);
 	other = (first + 1) % 3;
 
 	test__start_subtest("syn_learns_half_open");
 	expect_l2(&dp, &syn, first, "syn");
-	ASSERT_EQ(dp_flow_lookup(&dp, &key, &fv, &est), 1, "flow learned");
-	ASSERT_FALSE(est, "SYN learns into the half-open table");
-	ASSERT_EQ(fv.backend_id, IDS4[first], "learned backend");
+	ASSERT_EQ(dp_flow_lookup(&dp, &f), 1, "flow learned");
+	ASSERT_FALSE(f.established, "SYN learns into the half-open table");
+	ASSERT_EQ(f.v.backend_id, IDS4[first], "learned backend");
 
 	test__start_subtest("ack_promotes");
 	expect_l2(&dp, &ack, first, "ack");
-	ASSERT_EQ(dp_flow_lookup(&dp, &key, &fv, &est), 1, "flow present");
-	ASSERT_TRUE(est, "first non-SYN promotes");
+	ASSERT_EQ(dp_flow_lookup(&dp, &f), 1, "flow present");
+	ASSERT_TRUE(f.established, "first non-SYN promotes");
 	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_PROMOTED), 1, "promoted counted");
 
 	test__start_subtest("hit_survives_ring_change");
@@ -182,9 +185,9 @@ TEST(fwd_flow_table)
 	ASSERT_OK(fix_ring(&dp, 0, &IDS4[other], 1), "new ring");
 	expect_l2(&dp, &ack, first, "ack after ring change");
 	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_HIT), 2, "hits counted");
-	ASSERT_EQ(dp_flow_lookup(&dp, &key, &fv, &est), 1, "lookup");
-	ASSERT_EQ(fv.packets, 3, "per-flow packets");
-	ASSERT_EQ(fv.bytes, 3 * 54, "per-flow bytes");
+	ASSERT_EQ(dp_flow_lookup(&dp, &f), 1, "lookup");
+	ASSERT_EQ(f.v.packets, 3, "per-flow packets");
+	ASSERT_EQ(f.v.bytes, 3 * 54, "per-flow bytes");
 
 	test__start_subtest("new_syn_uses_new_ring");
 	syn.sport = 50001;
@@ -192,7 +195,7 @@ TEST(fwd_flow_table)
 
 	test__start_subtest("drained_keeps_flows");
 	/* `first` is out of the ring (weight 0) but still active */
-	ASSERT_OK(dp_vip_counters(&dp, 0, &c), "counters");
+	ASSERT_OK(dp_vip_counters(&dp, 0, IDS4, 3, &c), "counters");
 	ASSERT_EQ(c.new_flows, 2, "two new flows so far");
 	expect_l2(&dp, &ack, first, "drained backend keeps its flow");
 
@@ -297,5 +300,50 @@ TEST(fwd_pass_through)
 			       .payload = 20 };
 	len = pkt_build(&s, in);
 	expect_pass_unchanged(&dp, in, len, "other protocol");
+	dp_close(&dp);
+}
+
+/* The datapath counts per backend; a VIP is the sum of its backends plus
+ * what removed backends counted.  Retiring keeps the VIP's totals, zeroes
+ * the id for its next owner; resetting a VIP id forgets the kept sum. */
+TEST(counters_retire)
+{
+	struct pkt_spec s = { .family = 4, .src = "192.0.2.30", .dst = VIP4,
+			      .proto = IPPROTO_TCP, .dport = 80, .tcp_flags = 0x02 };
+	struct xdplb_counters before, c;
+	int i, idx;
+	struct dp dp;
+
+	if (!setup_l2(&dp))
+		return;
+	for (i = 0; i < 12; i++) {
+		s.sport = (__u16)(41000 + i);
+		expect_l2(&dp, &s, fix_ring_index(&s, 3), "syn");
+	}
+	ASSERT_OK(dp_vip_counters(&dp, 0, IDS4, 3, &before), "vip counters");
+	ASSERT_EQ(before.packets, 12, "12 packets over the VIP's backends");
+	ASSERT_EQ(before.new_flows, 12, "12 new flows");
+
+	test__start_subtest("retire_keeps_vip_totals");
+	idx = fix_ring_index(&s, 3); /* the last packet's backend, so it counted something */
+	ASSERT_OK(fix_backend(&dp, IDS4[idx], 0, 4, BE4[idx], MAC_BE[idx], false), "inactive");
+	ASSERT_OK(dp_backend_retire(&dp, IDS4[idx], 0), "retire");
+	{
+		__u32 rest[2] = { IDS4[(idx + 1) % 3], IDS4[(idx + 2) % 3] };
+
+		ASSERT_OK(dp_vip_counters(&dp, 0, rest, 2, &c), "vip counters after");
+	}
+	ASSERT_EQ(c.packets, before.packets, "VIP packets unchanged");
+	ASSERT_EQ(c.bytes, before.bytes, "VIP bytes unchanged");
+	ASSERT_EQ(c.new_flows, before.new_flows, "VIP new flows unchanged");
+	ASSERT_OK(dp_backend_counters(&dp, IDS4[idx], &c), "retired id");
+	ASSERT_EQ(c.packets + c.bytes + c.new_flows, 0, "retired id starts at zero");
+
+	test__start_subtest("reset_forgets_kept_sum");
+	ASSERT_OK(dp_vip_counters(&dp, 0, NULL, 0, &c), "kept sum");
+	ASSERT_TRUE(c.packets > 0, "the retired backend's packets are kept");
+	ASSERT_OK(dp_vip_counters_reset(&dp, 0), "reset");
+	ASSERT_OK(dp_vip_counters(&dp, 0, NULL, 0, &c), "kept sum");
+	ASSERT_EQ(c.packets, 0, "kept sum gone");
 	dp_close(&dp);
 }

@@ -253,12 +253,12 @@ static int do_flow_lookup(struct lbd *d, const struct xdplb_cmd *c, bool json,
 			  struct strbuf *out)
 {
 	const struct xdplb_vip *v = model_find_vip(&d->model, &c->vip);
-	struct xdplb_flow_key key = { .src = c->client, .sport = htons(c->client_port) };
+	struct dp_flow f = { .family = c->vip.family, .proto = c->vip.proto, .src = c->client,
+			     .dst = c->vip.addr, .sport = htons(c->client_port),
+			     .dport = c->vip.port };
 	const struct vip_rt *vr;
-	struct xdplb_flow_val fv;
 	const char *from = "ring";
 	char a[XDPLB_ADDR_STRLEN] = "none", vs[XDPLB_VIP_STRLEN], msg[128];
-	bool est = false;
 	__u32 id = XDPLB_NO_BACKEND, i;
 
 	if (!v) {
@@ -266,11 +266,9 @@ static int do_flow_lookup(struct lbd *d, const struct xdplb_cmd *c, bool json,
 		return fail(out, msg);
 	}
 	vr = &d->vip[v->id];
-	key.vip_id = v->id;
-	key.dport = c->vip.port;
-	if (dp_flow_lookup(&d->dp, &key, &fv, &est) == 1) {
-		id = fv.backend_id;
-		from = est ? "flow table" : "flow table (half-open)";
+	if (dp_flow_lookup(&d->dp, &f) == 1 && f.v.vip_id == v->id) {
+		id = f.v.backend_id;
+		from = f.established ? "flow table" : "flow table (half-open)";
 	} else if (vr->ring_size) {
 		dp_ring_get(&d->dp, vr->ring, lookup_hash(d, c) % vr->ring_size, &id);
 	}

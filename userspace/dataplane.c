@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "dataplane.h"
+#include "hll.h"
 #include "xdplb.skel.h"
 
 static bool libbpf_verbose;
@@ -41,8 +42,8 @@ static int set_pins(struct dp *dp, const char *dir)
 	int n_pinned = 0, n = 0, err;
 
 	bpf_object__for_each_map(map, dp->skel->obj) {
-		if (map == dp->skel->maps.tx_ports)
-			continue; /* see maps.h */
+		if (map == dp->skel->maps.tx_ports || bpf_map__is_internal(map))
+			continue; /* see maps.h; globals belong to one program */
 		if (snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map)) >=
 		    (int)sizeof(path))
 			return -ENAMETOOLONG;
@@ -59,6 +60,7 @@ static int set_pins(struct dp *dp, const char *dir)
 int dp_open(struct dp *dp, const struct dp_opts *opts)
 {
 	__u32 flows = opts && opts->flows ? opts->flows : XDPLB_DEFAULT_FLOWS;
+	__u32 half_open = flows / 4 > 4096 ? flows / 4 : 4096;
 	struct xdplb_config cfg = { .gue_port = htons(XDPLB_GUE_PORT) };
 	int err;
 
@@ -66,10 +68,13 @@ int dp_open(struct dp *dp, const struct dp_opts *opts)
 	dp->skel = xdplb_bpf__open();
 	if (!dp->skel)
 		return -errno;
-	err = bpf_map__set_max_entries(dp->skel->maps.flows, flows);
+	err = bpf_map__set_max_entries(dp->skel->maps.flows4, flows);
 	if (!err)
-		err = bpf_map__set_max_entries(dp->skel->maps.flows_new,
-					       flows / 4 > 4096 ? flows / 4 : 4096);
+		err = bpf_map__set_max_entries(dp->skel->maps.flows6, flows);
+	if (!err)
+		err = bpf_map__set_max_entries(dp->skel->maps.flows4_new, half_open);
+	if (!err)
+		err = bpf_map__set_max_entries(dp->skel->maps.flows6_new, half_open);
 	if (!err && opts && opts->pin_dir)
 		err = set_pins(dp, opts->pin_dir);
 	if (!err)
@@ -398,9 +403,63 @@ static int sum_counters(int fd, __u32 id, struct xdplb_counters *out)
 	return 0;
 }
 
-int dp_vip_counters(const struct dp *dp, __u32 vip_id, struct xdplb_counters *out)
+int dp_vip_counters(const struct dp *dp, __u32 vip_id, const __u32 *be_ids, __u32 n,
+		    struct xdplb_counters *out)
 {
-	return sum_counters(map_fd(dp->skel->maps.vip_stats), vip_id, out);
+	struct xdplb_counters c;
+	int err = sum_counters(map_fd(dp->skel->maps.vip_stats), vip_id, out);
+	__u32 i;
+
+	for (i = 0; i < n && !err; i++) {
+		err = sum_counters(map_fd(dp->skel->maps.backend_stats), be_ids[i], &c);
+		out->packets += c.packets;
+		out->bytes += c.bytes;
+		out->new_flows += c.new_flows;
+	}
+	return err;
+}
+
+int dp_backend_retire(const struct dp *dp, __u32 be_id, __u32 vip_id)
+{
+	int be_fd = map_fd(dp->skel->maps.backend_stats), vip_fd = map_fd(dp->skel->maps.vip_stats);
+	struct xdplb_counters *be, *vip;
+	int ncpu, i, err = 0;
+
+	be = read_percpu(be_fd, be_id, sizeof(*be), &ncpu);
+	vip = read_percpu(vip_fd, vip_id, sizeof(*vip), &ncpu);
+	if (!be || !vip) {
+		err = -errno;
+		goto out;
+	}
+	for (i = 0; i < ncpu; i++) {
+		vip[i].packets += be[i].packets;
+		vip[i].bytes += be[i].bytes;
+		vip[i].new_flows += be[i].new_flows;
+	}
+	memset(be, 0, (size_t)ncpu * sizeof(*be));
+	if (bpf_map_update_elem(vip_fd, &vip_id, vip, BPF_ANY) ||
+	    bpf_map_update_elem(be_fd, &be_id, be, BPF_ANY))
+		err = -errno;
+out:
+	free(be);
+	free(vip);
+	return err;
+}
+
+int dp_vip_counters_reset(const struct dp *dp, __u32 vip_id)
+{
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	struct xdplb_counters *z;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	z = calloc((size_t)ncpu, sizeof(*z));
+	if (!z)
+		return -ENOMEM;
+	if (bpf_map_update_elem(map_fd(dp->skel->maps.vip_stats), &vip_id, z, BPF_ANY))
+		err = -errno;
+	free(z);
+	return err;
 }
 
 int dp_backend_counters(const struct dp *dp, __u32 be_id, struct xdplb_counters *out)
@@ -424,15 +483,47 @@ int dp_stats(const struct dp *dp, struct xdplb_stats *out)
 	return 0;
 }
 
-int dp_flow_lookup(const struct dp *dp, const struct xdplb_flow_key *key,
-		   struct xdplb_flow_val *out, bool *established)
+/* A dp_flow's key in the table of its family. */
+static const void *flow_key(const struct dp_flow *f, struct xdplb_flow4_key *k4,
+			    struct xdplb_flow6_key *k6)
 {
-	if (!bpf_map_lookup_elem(map_fd(dp->skel->maps.flows), key, out)) {
-		*established = true;
+	if (f->family == XDPLB_AF_INET) {
+		memset(k4, 0, sizeof(*k4));
+		k4->src = f->src.v4;
+		k4->dst = f->dst.v4;
+		k4->sport = f->sport;
+		k4->dport = f->dport;
+		k4->proto = f->proto;
+		return k4;
+	}
+	memset(k6, 0, sizeof(*k6));
+	memcpy(k6->src, f->src.v6, 16);
+	memcpy(k6->dst, f->dst.v6, 16);
+	k6->sport = f->sport;
+	k6->dport = f->dport;
+	k6->proto = f->proto;
+	return k6;
+}
+
+static int flow_fd(const struct dp *dp, __u8 family, bool established)
+{
+	if (family == XDPLB_AF_INET)
+		return map_fd(established ? dp->skel->maps.flows4 : dp->skel->maps.flows4_new);
+	return map_fd(established ? dp->skel->maps.flows6 : dp->skel->maps.flows6_new);
+}
+
+int dp_flow_lookup(const struct dp *dp, struct dp_flow *f)
+{
+	struct xdplb_flow4_key k4;
+	struct xdplb_flow6_key k6;
+	const void *key = flow_key(f, &k4, &k6);
+
+	if (!bpf_map_lookup_elem(flow_fd(dp, f->family, true), key, &f->v)) {
+		f->established = true;
 		return 1;
 	}
-	if (!bpf_map_lookup_elem(map_fd(dp->skel->maps.flows_new), key, out)) {
-		*established = false;
+	if (!bpf_map_lookup_elem(flow_fd(dp, f->family, false), key, &f->v)) {
+		f->established = false;
 		return 1;
 	}
 	return 0;
@@ -440,16 +531,40 @@ int dp_flow_lookup(const struct dp *dp, const struct xdplb_flow_key *key,
 
 #define FLOW_BATCH 4096
 
-int dp_flows_for_each(const struct dp *dp,
-		      int (*fn)(void *ctx, const struct xdplb_flow_key *k,
-				const struct xdplb_flow_val *v),
-		      void *ctx)
+static void flow_from4(struct dp_flow *f, const struct xdplb_flow4_key *k)
+{
+	memset(f, 0, sizeof(*f));
+	f->family = XDPLB_AF_INET;
+	f->src.v4 = k->src;
+	f->dst.v4 = k->dst;
+	f->sport = k->sport;
+	f->dport = k->dport;
+	f->proto = k->proto;
+}
+
+static void flow_from6(struct dp_flow *f, const struct xdplb_flow6_key *k)
+{
+	memset(f, 0, sizeof(*f));
+	f->family = XDPLB_AF_INET6;
+	memcpy(f->src.v6, k->src, 16);
+	memcpy(f->dst.v6, k->dst, 16);
+	f->sport = k->sport;
+	f->dport = k->dport;
+	f->proto = k->proto;
+}
+
+/* One table, FLOW_BATCH entries per system call. */
+static int flows_table(const struct dp *dp, __u8 family, bool established,
+		       int (*fn)(void *ctx, const struct dp_flow *f), void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	int fd = map_fd(dp->skel->maps.flows), ret = 0, err;
-	struct xdplb_flow_key *keys = calloc(FLOW_BATCH, sizeof(*keys));
+	size_t ksz = family == XDPLB_AF_INET ? sizeof(struct xdplb_flow4_key)
+					     : sizeof(struct xdplb_flow6_key);
+	int fd = flow_fd(dp, family, established), ret = 0, err;
+	char *keys = calloc(FLOW_BATCH, ksz);
 	struct xdplb_flow_val *vals = calloc(FLOW_BATCH, sizeof(*vals));
 	__u32 batch = 0, count, i;
+	struct dp_flow f;
 	bool first = true;
 
 	if (!keys || !vals) {
@@ -465,11 +580,94 @@ int dp_flows_for_each(const struct dp *dp,
 			break;
 		}
 		first = false;
-		for (i = 0; i < count && !ret; i++)
-			ret = fn(ctx, &keys[i], &vals[i]);
+		for (i = 0; i < count && !ret; i++) {
+			if (family == XDPLB_AF_INET)
+				flow_from4(&f, (const void *)(keys + i * ksz));
+			else
+				flow_from6(&f, (const void *)(keys + i * ksz));
+			f.v = vals[i];
+			f.established = established;
+			ret = fn(ctx, &f);
+		}
 	} while (!err && !ret);
 out:
 	free(keys);
 	free(vals);
 	return ret;
+}
+
+int dp_flows_for_each(const struct dp *dp, bool half_open,
+		      int (*fn)(void *ctx, const struct dp_flow *f), void *ctx)
+{
+	int ret = flows_table(dp, XDPLB_AF_INET, true, fn, ctx);
+
+	if (!ret)
+		ret = flows_table(dp, XDPLB_AF_INET6, true, fn, ctx);
+	if (!ret && half_open)
+		ret = flows_table(dp, XDPLB_AF_INET, false, fn, ctx);
+	if (!ret && half_open)
+		ret = flows_table(dp, XDPLB_AF_INET6, false, fn, ctx);
+	return ret;
+}
+
+/* ---- unique-client sketches ---- */
+
+int dp_vip_hll(const struct dp *dp, __u32 vip_id, struct hll_regs *out)
+{
+	int fd = map_fd(dp->skel->maps.hll), ncpu, i, e;
+	struct xdplb_hll *v;
+
+	memset(out, 0, sizeof(*out));
+	if (vip_id >= XDPLB_HLL_VIPS)
+		return -ERANGE;
+	for (e = 0; e < XDPLB_HLL_EPOCHS; e++) {
+		v = read_percpu(fd, vip_id * XDPLB_HLL_EPOCHS + (__u32)e, sizeof(*v), &ncpu);
+		if (!v)
+			return -errno;
+		for (i = 0; i < ncpu; i++)
+			hll_merge(out, &v[i]);
+		free(v);
+	}
+	return 0;
+}
+
+static int hll_clear(const struct dp *dp, __u32 key)
+{
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	struct xdplb_hll *z;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	z = calloc((size_t)ncpu, sizeof(*z));
+	if (!z)
+		return -ENOMEM;
+	if (bpf_map_update_elem(map_fd(dp->skel->maps.hll), &key, z, BPF_ANY))
+		err = -errno;
+	free(z);
+	return err;
+}
+
+int dp_hll_clear_vip(const struct dp *dp, __u32 vip_id)
+{
+	int err = 0, e;
+
+	for (e = 0; e < XDPLB_HLL_EPOCHS && !err && vip_id < XDPLB_HLL_VIPS; e++)
+		err = hll_clear(dp, vip_id * XDPLB_HLL_EPOCHS + (__u32)e);
+	return err;
+}
+
+int dp_hll_rotate(struct dp *dp, __u64 now_ns)
+{
+	__u32 next = (dp->skel->bss->hll_epoch + 1) % XDPLB_HLL_EPOCHS, vip;
+	int err = 0;
+
+	for (vip = 0; vip < XDPLB_HLL_VIPS && !err; vip++)
+		err = hll_clear(dp, vip * XDPLB_HLL_EPOCHS + next);
+	if (err)
+		return err;
+	/* start time first: a flow touched in between re-adds into the old
+	 * sketch, which the estimate still merges for a whole epoch */
+	dp->skel->bss->hll_epoch_ns = now_ns;
+	dp->skel->bss->hll_epoch = next;
+	return 0;
 }

@@ -65,19 +65,46 @@ int dp_vips_for_each(const struct dp *dp,
 		     void *ctx);
 
 /* Per-CPU values summed. */
-int dp_vip_counters(const struct dp *dp, __u32 vip_id, struct xdplb_counters *out);
+/* A VIP's counters: the datapath counts per backend only (one per-CPU
+ * update per packet, not two); a VIP's figure is the sum over its current
+ * backends `be_ids` plus vip_stats[vip_id], where the counts of removed
+ * backends are kept (dp_backend_retire). */
+int dp_vip_counters(const struct dp *dp, __u32 vip_id, const __u32 *be_ids, __u32 n,
+		    struct xdplb_counters *out);
+/* A backend id leaves its VIP: add its counters to the VIP's kept sum and
+ * zero them, so that the VIP's totals never go back and a reused id starts at 0. */
+int dp_backend_retire(const struct dp *dp, __u32 be_id, __u32 vip_id);
+/* A VIP id is freed: its kept sum goes. */
+int dp_vip_counters_reset(const struct dp *dp, __u32 vip_id);
 int dp_backend_counters(const struct dp *dp, __u32 be_id, struct xdplb_counters *out);
 int dp_stats(const struct dp *dp, struct xdplb_stats *out);
 
-/* Look a flow up in the established, then the half-open table.
- * Returns 1 and fills *out if found (established: *established = true). */
-int dp_flow_lookup(const struct dp *dp, const struct xdplb_flow_key *key,
-		   struct xdplb_flow_val *out, bool *established);
-/* Every established flow, read in batches (the table is not locked). */
-int dp_flows_for_each(const struct dp *dp,
-		      int (*fn)(void *ctx, const struct xdplb_flow_key *k,
-				const struct xdplb_flow_val *v),
-		      void *ctx);
+/* Unique clients: both epochs' sketches of a VIP, merged over CPUs. */
+struct hll_regs;
+int dp_vip_hll(const struct dp *dp, __u32 vip_id, struct hll_regs *out);
+/* A VIP id is freed: its sketches go. */
+int dp_hll_clear_vip(const struct dp *dp, __u32 vip_id);
+/* Start the next epoch at now_ns (CLOCK_MONOTONIC_COARSE, the datapath's
+ * bpf_ktime_get_coarse_ns clock): clear its sketches, switch. */
+int dp_hll_rotate(struct dp *dp, __u64 now_ns);
 
+/* A flow as user space sees it: the 5-tuple of either family's table. */
+struct dp_flow {
+	__u8 family; /* enum xdplb_family */
+	__u8 proto;
+	bool established; /* from the established table, else the half-open one */
+	union xdplb_addr src, dst;
+	__be16 sport, dport;
+	struct xdplb_flow_val v;
+};
+
+/* Look a flow (family, proto, addresses, ports of *f) up in the established,
+ * then the half-open table.  Returns 1 and fills f->v, f->established if found. */
+int dp_flow_lookup(const struct dp *dp, struct dp_flow *f);
+/* Every established flow (IPv4, then IPv6), then with `half_open` the
+ * half-open ones, read in batches (the tables are not locked).  Stops at
+ * and returns fn's first nonzero result. */
+int dp_flows_for_each(const struct dp *dp, bool half_open,
+		      int (*fn)(void *ctx, const struct dp_flow *f), void *ctx);
 
 #endif /* XDPLB_DATAPLANE_H */

@@ -262,6 +262,8 @@ static int start(struct lbd *d)
 		return fprintf(stderr, "lbd: %s\n", err), -1;
 	if (attach(d))
 		return -1;
+	if (lbd_hll_start(d))
+		lbd_log("warning: unique-client sketches are not rotating");
 	if (parent_dir(d->o.socket_path, 0755) || parent_dir(d->o.state_path, 0700))
 		lbd_log("warning: cannot create the socket or state directory");
 	d->ctl = ctl_open(d->loop, d->o.socket_path, lbd_handle, d, err, sizeof(err));

@@ -75,6 +75,7 @@ struct lbd {
 	struct xdplb_vip_key *echo; /* echo keys present in the datapath */
 	__u32 n_echo;
 	struct loop_timer sync_timer;
+	struct loop_timer hll_timer; /* unique-client sketch epochs */
 	bool adopting;          /* first sync after adopting a pinned datapath */
 	bool resolve_all;       /* neighbours or routes changed: ask netlink for every backend */
 	__u64 ring_rebuilds, ctl_ops, ctl_errors;
@@ -96,6 +97,13 @@ const char *be_state(const struct lbd *d, const struct xdplb_backend *b);
 int lbd_handle(void *arg, char *req, size_t len, struct strbuf *out);
 
 /* stats.c: counters and flows. */
+/* A VIP's packets, bytes, new flows: its backends' plus removed ones'. */
+int lbd_vip_counters(const struct lbd *d, const struct xdplb_vip *v, struct xdplb_counters *out);
+/* A VIP's distinct clients over the last one to two sketch epochs, or -1
+ * when the VIP has no sketch (id >= XDPLB_HLL_VIPS) or it cannot be read. */
+double lbd_vip_unique_clients(const struct lbd *d, const struct xdplb_vip *v);
+/* Start the first sketch epoch now and switch every XDPLB_HLL_EPOCH_S. */
+int lbd_hll_start(struct lbd *d);
 int lbd_stats(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
 int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
 

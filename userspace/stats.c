@@ -8,9 +8,56 @@
 #include <string.h>
 #include <time.h>
 
+#include "hll.h"
 #include "lbd.h"
 
 static const char *const stat_names[XDPLB_STAT_MAX] = { XDPLB_STAT_NAMES };
+
+int lbd_vip_counters(const struct lbd *d, const struct xdplb_vip *v, struct xdplb_counters *out)
+{
+	__u32 ids[XDPLB_MAX_BACKENDS_PER_VIP], i;
+
+	for (i = 0; i < v->n_backends && i < XDPLB_MAX_BACKENDS_PER_VIP; i++)
+		ids[i] = v->backends[i].id;
+	return dp_vip_counters(&d->dp, v->id, ids, i, out);
+}
+
+double lbd_vip_unique_clients(const struct lbd *d, const struct xdplb_vip *v)
+{
+	struct hll_regs r;
+
+	if (dp_vip_hll(&d->dp, v->id, &r))
+		return -1;
+	return hll_estimate(&r);
+}
+
+static __u64 coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+static void hll_epoch_end(struct loop_timer *t)
+{
+	struct lbd *d = (void *)((char *)t - offsetof(struct lbd, hll_timer));
+	int err = dp_hll_rotate(&d->dp, coarse_ns());
+
+	if (err)
+		lbd_log("warning: cannot start a new unique-client epoch: %s", strerror(-err));
+	loop_timer_set(d->loop, &d->hll_timer, XDPLB_HLL_EPOCH_S * 1000ull);
+}
+
+int lbd_hll_start(struct lbd *d)
+{
+	int err = dp_hll_rotate(&d->dp, coarse_ns());
+
+	d->hll_timer.cb = hll_epoch_end;
+	if (!err)
+		err = loop_timer_set(d->loop, &d->hll_timer, XDPLB_HLL_EPOCH_S * 1000ull);
+	return err;
+}
 
 static void stats_vip(struct lbd *d, const struct xdplb_vip *v, bool json, struct strbuf *out)
 {
@@ -18,16 +65,22 @@ static void stats_vip(struct lbd *d, const struct xdplb_vip *v, bool json, struc
 	struct xdplb_counters c = { 0 };
 	__u32 i;
 
-	dp_vip_counters(&d->dp, v->id, &c);
+	double uniq = lbd_vip_unique_clients(d, v);
+	char us[32] = "-";
+
+	lbd_vip_counters(d, v, &c);
 	vip_format(&v->key, vs, sizeof(vs));
+	if (uniq >= 0)
+		snprintf(us, sizeof(us), "%.0f", uniq);
 	if (json)
 		sb_printf(out, "{\"vip\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"new_flows\":%llu,"
-			  "\"backends\":[", vs, (unsigned long long)c.packets,
-			  (unsigned long long)c.bytes, (unsigned long long)c.new_flows);
+			  "\"unique_clients\":%s,\"backends\":[", vs, (unsigned long long)c.packets,
+			  (unsigned long long)c.bytes, (unsigned long long)c.new_flows,
+			  uniq >= 0 ? us : "null");
 	else
-		sb_printf(out, "%-28s packets %-12llu bytes %-14llu new flows %llu\n", vs,
-			  (unsigned long long)c.packets, (unsigned long long)c.bytes,
-			  (unsigned long long)c.new_flows);
+		sb_printf(out, "%-28s packets %-12llu bytes %-14llu new flows %-10llu unique clients %s\n",
+			  vs, (unsigned long long)c.packets, (unsigned long long)c.bytes,
+			  (unsigned long long)c.new_flows, us);
 	for (i = 0; i < v->n_backends; i++) {
 		const struct xdplb_backend *b = &v->backends[i];
 
@@ -88,23 +141,18 @@ int lbd_stats(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf
 	return 0;
 }
 
-struct flow_row {
-	struct xdplb_flow_key k;
-	struct xdplb_flow_val v;
-};
-
 struct flow_set {
 	const struct xdplb_vip *only;
-	struct flow_row *rows;
+	struct dp_flow *rows;
 	size_t n, cap;
 };
 
-static int flow_collect(void *ctx, const struct xdplb_flow_key *k, const struct xdplb_flow_val *v)
+static int flow_collect(void *ctx, const struct dp_flow *f)
 {
 	struct flow_set *s = ctx;
-	struct flow_row *r;
+	struct dp_flow *r;
 
-	if (s->only && k->vip_id != s->only->id)
+	if (s->only && f->v.vip_id != s->only->id)
 		return 0;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 1024;
@@ -115,14 +163,13 @@ static int flow_collect(void *ctx, const struct xdplb_flow_key *k, const struct 
 		s->rows = r;
 		s->cap = cap;
 	}
-	s->rows[s->n].k = *k;
-	s->rows[s->n++].v = *v;
+	s->rows[s->n++] = *f;
 	return 0;
 }
 
 static int by_bytes(const void *a, const void *b)
 {
-	const struct flow_row *x = a, *y = b;
+	const struct dp_flow *x = a, *y = b;
 
 	return x->v.bytes < y->v.bytes ? 1 : x->v.bytes > y->v.bytes ? -1 : 0;
 }
@@ -130,10 +177,10 @@ static int by_bytes(const void *a, const void *b)
 /* One flow's line: VIP from an id-indexed table built once per listing,
  * backend address from the run-time state (both O(1) per flow). */
 static void flow_print(const struct lbd *d, const struct xdplb_vip *const *by_id,
-		       const struct flow_row *r, __u64 now, bool json, bool comma,
+		       const struct dp_flow *r, __u64 now, bool json, bool comma,
 		       struct strbuf *out)
 {
-	const struct xdplb_vip *v = r->k.vip_id < XDPLB_MAX_VIPS ? by_id[r->k.vip_id] : NULL;
+	const struct xdplb_vip *v = r->v.vip_id < XDPLB_MAX_VIPS ? by_id[r->v.vip_id] : NULL;
 	const struct be_rt *b = r->v.backend_id < XDPLB_MAX_BACKENDS ? &d->be[r->v.backend_id]
 								      : NULL;
 	char vs[XDPLB_VIP_STRLEN] = "?", cs[XDPLB_ADDR_STRLEN] = "?", bs[XDPLB_ADDR_STRLEN] = "?";
@@ -141,18 +188,18 @@ static void flow_print(const struct lbd *d, const struct xdplb_vip *const *by_id
 
 	if (v) {
 		vip_format(&v->key, vs, sizeof(vs));
-		addr_format(&r->k.src, v->key.family, cs, sizeof(cs));
 	}
-	if (b && b->used && b->vip_id == r->k.vip_id)
+	addr_format(&r->src, r->family, cs, sizeof(cs));
+	if (b && b->used && b->vip_id == r->v.vip_id)
 		addr_format(&b->addr, b->family, bs, sizeof(bs));
 	if (json)
 		sb_printf(out, "%s{\"client\":\"%s\",\"port\":%u,\"vip\":\"%s\",\"dport\":%u,"
 			  "\"backend\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"idle_s\":%.1f}",
-			  comma ? "," : "", cs, ntohs(r->k.sport), vs, ntohs(r->k.dport), bs,
+			  comma ? "," : "", cs, ntohs(r->sport), vs, ntohs(r->dport), bs,
 			  (unsigned long long)r->v.packets, (unsigned long long)r->v.bytes, idle);
 	else
 		sb_printf(out, "%-40s %-6u %-28s %-40s %-10llu %-12llu %.1f\n", cs,
-			  ntohs(r->k.sport), vs, bs, (unsigned long long)r->v.packets,
+			  ntohs(r->sport), vs, bs, (unsigned long long)r->v.packets,
 			  (unsigned long long)r->v.bytes, idle);
 }
 
@@ -177,7 +224,7 @@ int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf
 		sb_printf(out, "no VIP %s", vip_format(&c->vip, vs, sizeof(vs)));
 		return -1;
 	}
-	err = dp_flows_for_each(&d->dp, flow_collect, &s);
+	err = dp_flows_for_each(&d->dp, false, flow_collect, &s);
 	if (err) {
 		free(by_id);
 		free(s.rows);

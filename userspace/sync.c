@@ -181,10 +181,11 @@ static bool be_rt_matches(const struct be_rt *r, const struct xdplb_vip *v,
 	       !memcmp(&r->addr, &b->addr, sizeof(b->addr)) && r->hc_sig == check_sig(v);
 }
 
-static int be_write(struct lbd *d, __u32 id, struct be_rt *r)
+static int be_write(struct lbd *d, const struct xdplb_vip *v, __u32 id, struct be_rt *r)
 {
 	struct xdplb_backend_info be = { .addr = r->addr, .vip_id = r->vip_id,
-					 .family = r->family };
+					 .family = r->family, .method = (__u8)v->opts.method,
+					 .vip_flags = (__u8)v->opts.flags };
 	int err;
 
 	if (r->up && r->resolved)
@@ -216,10 +217,16 @@ static int be_drop(struct lbd *d, __u32 id)
 {
 	struct xdplb_backend_info zero = { 0 };
 	struct be_rt *r = &d->be[id];
+	__u32 vip_id = r->vip_id;
+	int err;
 
 	hc_stop(r->hc);
 	memset(r, 0, sizeof(*r));
-	return dp_backend_set(&d->dp, id, &zero);
+	err = dp_backend_set(&d->dp, id, &zero);
+	/* after the entry is inactive, so nothing counts on the id any more */
+	if (!err && vip_id < XDPLB_MAX_VIPS)
+		err = dp_backend_retire(&d->dp, id, vip_id);
+	return err;
 }
 
 /* ---- rings ---- */
@@ -354,7 +361,7 @@ static int vip_sync(struct lbd *d, const struct xdplb_vip *v)
 		 * backend's next hop followed */
 		if (fresh || !r->resolved || d->resolve_all)
 			be_resolve(d, v, r);
-		err = be_write(d, b->id, r);
+		err = be_write(d, v, b->id, r);
 		if (err)
 			return err;
 	}
@@ -372,6 +379,10 @@ static int vip_drop(struct lbd *d, __u32 id)
 
 	if (err == -ENOENT)
 		err = 0;
+	if (!err)
+		err = dp_vip_counters_reset(&d->dp, id);
+	if (!err)
+		err = dp_hll_clear_vip(&d->dp, id);
 	ring_slot_free(d, vr->ring);
 	ring_slot_free(d, vr->ring_prev);
 	memset(vr, 0, sizeof(*vr));
@@ -462,12 +473,14 @@ static int drop_stale(struct lbd *d)
 		for (j = 0; j < d->model.vips[i].n_backends; j++)
 			be_seen[d->model.vips[i].backends[j].id] = 1;
 	}
-	for (i = 0; i < XDPLB_MAX_VIPS && !err; i++)
-		if (d->vip[i].used && !vip_seen[i])
-			err = vip_drop(d, i);
+	/* backends first: a dropped backend's counters go to its VIP's kept
+	 * sum, which must be gone too if the VIP goes */
 	for (i = 0; i < XDPLB_MAX_BACKENDS && !err; i++)
 		if (d->be[i].used && !be_seen[i])
 			err = be_drop(d, i);
+	for (i = 0; i < XDPLB_MAX_VIPS && !err; i++)
+		if (d->vip[i].used && !vip_seen[i])
+			err = vip_drop(d, i);
 out:
 	free(vip_seen);
 	free(be_seen);

@@ -325,10 +325,9 @@ static void build_row(struct bench *b, struct row *r, int idx)
 static int warm_row(struct bench *b, struct row *r)
 {
 	__u32 l4 = 14 + (r->family == 4 ? 20 : 40);
-	struct xdplb_flow_key key = { .vip_id = (__u32)r->vip };
+	struct dp_flow f = { .family = r->family == 4 ? XDPLB_AF_INET : XDPLB_AF_INET6,
+			     .proto = IPPROTO_TCP };
 	__u8 syn[PKT_MAX];
-	struct xdplb_flow_val fv;
-	bool est = false;
 
 	if (r->len < BENCH_HDR)
 		return -1;
@@ -340,12 +339,13 @@ static int warm_row(struct bench *b, struct row *r)
 		return -1;
 	if (r->kind == K_EST && run(r->fd, r->pkt, r->len, 1, NULL) != XDP_TX)
 		return -1;
-	pkt_addr(r->family, client(r->family), &key.src);
-	memcpy(&key.sport, r->pkt + l4, 2);
-	memcpy(&key.dport, r->pkt + l4 + 2, 2);
-	if (dp_flow_lookup(&b->dp, &key, &fv, &est) != 1)
+	pkt_addr(r->family, client(r->family), &f.src);
+	pkt_addr(r->family, BVIPS[r->vip].addr, &f.dst);
+	memcpy(&f.sport, r->pkt + l4, 2);
+	memcpy(&f.dport, r->pkt + l4 + 2, 2);
+	if (dp_flow_lookup(&b->dp, &f) != 1)
 		return -1;
-	return est == (r->kind == K_EST) ? 0 : -1;
+	return f.established == (r->kind == K_EST) ? 0 : -1;
 }
 
 /* Did each of the n packets take the row's path?  If not, says what the

@@ -34,7 +34,7 @@ test_traffic() { # test_traffic MODE PORTBASE (fresh client ports: no TIME_WAIT 
 
 test_non_vip_tcp() { # an SSH-like connection to the LB's own address while it forwards
 	nsx lb socat -T 10 TCP-LISTEN:2222,reuseaddr SYSTEM:'echo lb-sshd; cat' >/dev/null 2>&1 &
-	sleep 0.3
+	wait_for 50 bash -c "ip netns exec $P-lb ss -Hltn 'sport = :2222' | grep -q ."
 	check non_vip_tcp_to_lb test "$(echo | nsx cl timeout 3 socat -T 2 - TCP:$LB4:2222 | head -n1)" = lb-sshd
 }
 
@@ -115,7 +115,7 @@ test_restart() {
 	check restart_sigterm_exit0 stop_lbd TERM
 	check restart_forwarding_while_down test "$(ask $VIP4 80 32001)" != ""
 	check restart_xdp_still_attached bash -c "ip -n $P-lb -d link show eth0 | grep -q prog/xdp"
-	check restart_pins_present test -e "$PIN/eth0/link" -a -e "$PIN/eth0/prog" -a -e "$PIN/eth0/flows"
+	check restart_pins_present test -e "$PIN/eth0/link" -a -e "$PIN/eth0/prog" -a -e "$PIN/eth0/flows4"
 	echo two >&7
 	if ! start_lbd; then
 		fail restart_start "lbd did not come back"
