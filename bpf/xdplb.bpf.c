@@ -249,8 +249,10 @@ static __always_inline void flow_touch(struct xdplb_flow_val *fv, const struct p
 {
 	if (fv->last_ns < hll_epoch_ns)
 		hll_add(fv->vip_id, p);
+#ifndef XDPLB_NO_FLOW_COUNTERS /* bench only: what per-flow counters cost */
 	fv->packets++;
 	fv->bytes += p->frame_len;
+#endif
 	fv->last_ns = bpf_ktime_get_coarse_ns();
 }
 

@@ -48,6 +48,7 @@
 #include "../fixture.h"
 #include "xdplb.skel.h"
 #include "bench_fwd.skel.h"
+#include "bench_nocnt.skel.h"
 #include "ref_macswap.skel.h"
 #include "ref_minimal.skel.h"
 #include "../../bpf/ref_minimal.h"
@@ -92,6 +93,7 @@ enum kind {
 	K_SYN_NEW,  /* TCP SYN of a flow in no table (a new source every packet) */
 	K_NONVIP,   /* TCP to an address that is no VIP: XDP_PASS */
 	K_ECHO,     /* ICMP echo request to a VIP address: reply with XDP_TX */
+	K_EST_NOCNT, /* K_EST through bench_nocnt.bpf.c: no per-flow counters */
 };
 
 struct row {
@@ -122,6 +124,7 @@ static struct row ROWS[] = {
 	ROW("ref minimal: eth+ip4+tcp, 1 lookup, MAC", K_REF_MINIMAL, -1, 4),
 	ROW("l2 v4 TCP ACK, established hit", K_EST, 0, 4),
 	ROW("l2 v6 TCP ACK, established hit", K_EST, 1, 6),
+	ROW("l2 v4 established, no per-flow counters", K_EST_NOCNT, 0, 4),
 	ROW("l2 v4 TCP SYN, half-open hit", K_SYN_HALF, 0, 4),
 	ROW("l2 v4 TCP SYN, new flow (miss, ring, learn)", K_SYN_NEW, 0, 4),
 	ROW("l2 v6 TCP SYN, new flow (miss, ring, learn)", K_SYN_NEW, 1, 6),
@@ -162,6 +165,7 @@ static void read_env(void)
 struct bench {
 	struct dp dp;
 	struct bench_fwd_bpf *wrap;
+	struct bench_nocnt_bpf *nocnt;
 	struct ref_macswap_bpf *macswap;
 	struct ref_minimal_bpf *minimal;
 	__u32 fresh; /* source counter of the new-flow rows in single calls */
@@ -232,6 +236,28 @@ static int setup_wrapper(struct bench *b)
 	return bench_fwd_bpf__load(b->wrap);
 }
 
+/* The forwarder without per-flow counters, on the same maps. */
+static int setup_nocnt(struct bench *b)
+{
+	struct bpf_map *m, *fm;
+	int err;
+
+	b->nocnt = bench_nocnt_bpf__open();
+	if (!b->nocnt)
+		return -errno;
+	bpf_object__for_each_map(m, b->nocnt->obj) {
+		if (strchr(bpf_map__name(m), '.'))
+			continue;
+		fm = bpf_object__find_map_by_name(b->dp.skel->obj, bpf_map__name(m));
+		if (!fm)
+			return -ENOENT;
+		err = bpf_map__reuse_fd(m, bpf_map__fd(fm));
+		if (err)
+			return err;
+	}
+	return bench_nocnt_bpf__load(b->nocnt);
+}
+
 static int setup_refs(struct bench *b)
 {
 	struct ref_key k = { .dport = htons(80), .proto = IPPROTO_TCP };
@@ -293,6 +319,9 @@ static void build_row(struct bench *b, struct row *r, int idx)
 		break;
 	case K_EST:
 		break;
+	case K_EST_NOCNT:
+		r->fd = bpf_program__fd(b->nocnt->progs.xdplb_fwd);
+		break;
 	case K_SYN_HALF:
 		s.tcp_flags = 0x02;
 		break;
@@ -331,13 +360,13 @@ static int warm_row(struct bench *b, struct row *r)
 
 	if (r->len < BENCH_HDR)
 		return -1;
-	if (r->kind != K_EST && r->kind != K_SYN_HALF)
+	if (r->kind != K_EST && r->kind != K_EST_NOCNT && r->kind != K_SYN_HALF)
 		return 0;
 	memcpy(syn, r->pkt, r->len);
 	syn[l4 + 13] = 0x02;
 	if (run(r->fd, syn, r->len, 1, NULL) != XDP_TX)
 		return -1;
-	if (r->kind == K_EST && run(r->fd, r->pkt, r->len, 1, NULL) != XDP_TX)
+	if (r->kind != K_SYN_HALF && run(r->fd, r->pkt, r->len, 1, NULL) != XDP_TX)
 		return -1;
 	pkt_addr(r->family, client(r->family), &f.src);
 	pkt_addr(r->family, BVIPS[r->vip].addr, &f.dst);
@@ -345,7 +374,7 @@ static int warm_row(struct bench *b, struct row *r)
 	memcpy(&f.dport, r->pkt + l4 + 2, 2);
 	if (dp_flow_lookup(&b->dp, &f) != 1)
 		return -1;
-	return f.established == (r->kind == K_EST) ? 0 : -1;
+	return f.established == (r->kind != K_SYN_HALF) ? 0 : -1;
 }
 
 /* Did each of the n packets take the row's path?  If not, says what the
@@ -392,8 +421,9 @@ static void probe(struct bench *b, struct row *r, int mode)
 	struct xdplb_stats a, z;
 	int act;
 
-	if (is_ref(r)) {
-		r->na[mode] = mode == RESTORE; /* both are idempotent: they only set MACs */
+	if (is_ref(r) || r->kind == K_EST_NOCNT) {
+		/* idempotent (they only set MACs); restore would time bench_fwd */
+		r->na[mode] = mode == RESTORE;
 		return;
 	}
 	if (mode == RESTORE)
@@ -682,7 +712,7 @@ void bench_datapath(void)
 		fprintf(stderr, "bench_datapath: cannot load the forwarder (root? BPF?)\n");
 		return;
 	}
-	if (setup_wrapper(&b) || setup_refs(&b)) {
+	if (setup_wrapper(&b) || setup_nocnt(&b) || setup_refs(&b)) {
 		fprintf(stderr, "bench_datapath: cannot load bench_fwd or the references\n");
 		goto out;
 	}
@@ -713,5 +743,6 @@ out:
 	ref_minimal_bpf__destroy(b.minimal);
 	ref_macswap_bpf__destroy(b.macswap);
 	bench_fwd_bpf__destroy(b.wrap);
+	bench_nocnt_bpf__destroy(b.nocnt);
 	dp_close(&b.dp);
 }
