@@ -9,6 +9,7 @@ PKGS=(
 	linux-libc-dev pkg-config libclang-rt-14-dev
 	# labs and tests
 	iproute2 iputils-ping ethtool curl nginx-light socat procps psmisc util-linux
+	nftables # test_routed.sh: counters on the router
 )
 
 missing=()
