@@ -444,7 +444,7 @@ static void tcp_fall_rise(void)
 	ASSERT_TRUE(hc_is_up(h), "one failure keeps it up");
 	ASSERT_TRUE(pump(l, h, DOWN, WAIT_MS), "second failure takes it down");
 	ASSERT_STREQ(hc_last_error(h), "connect: Connection refused", "error");
-	ASSERT_GE(loop_now_ms() - t0, IV_MS - 5, "an interval later");
+	ASSERT_GE(loop_now_ms() - t0, IV_MS / 2, "not at once: the next interval (t0 is when the test saw the last check, which a busy machine delays)");
 	ASSERT_EQ(r.downs, 1, "one down call");
 	ASSERT_GT(hc_last_change_ms(h), change0, "change time moved");
 
@@ -455,7 +455,7 @@ static void tcp_fall_rise(void)
 	t0 = loop_now_ms();
 	ASSERT_TRUE(!hc_is_up(h), "one success keeps it down");
 	ASSERT_TRUE(pump(l, h, UP, WAIT_MS), "second success brings it up");
-	ASSERT_GE(loop_now_ms() - t0, IV_MS - 5, "an interval later");
+	ASSERT_GE(loop_now_ms() - t0, IV_MS / 2, "not at once: the next interval (t0 is when the test saw the last check, which a busy machine delays)");
 	ASSERT_EQ(r.ups, 1, "one up call");
 	ASSERT_EQ(r.downs, 1, "still one down call");
 out:
