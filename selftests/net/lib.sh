@@ -204,17 +204,44 @@ nginx_stop() {
 	kill -TERM "$pid" && wait_for 50 bash -c "[ -z \"\$(ip netns exec $P-$1 ss -Hltn 'sport = :80')\" ]"
 }
 
-# udp_echo NODE PORT: a UDP echo on NODE bound to the VIPs (so that replies
-# leave from the VIP): answers "NODE LINE" to a datagram "LINE" and logs
-# "client-address client-port LINE" to $TMP/NODE/udp.log.  Not a job of the
-# calling shell: the namespace's teardown stops it.
+# udp_echo NODE PORT [ADDR...]: a UDP echo on NODE, bound to each ADDR (the
+# VIPs by default, so that replies leave from the VIP): answers "NODE LINE"
+# to a datagram "LINE" and logs "client-address client-port LINE" to
+# $TMP/NODE/udp.log.  One process, no fork per datagram (socat's
+# UDP-RECVFROM,fork loses datagrams that arrive while a child lingers).
+# Not a job of the calling shell: the namespace's teardown stops it.
+UDP_ECHO='use Socket qw(:all);
+my ($name, $port, $log, @addrs) = @ARGV;
+my ($rin, @socks) = ("");
+for my $a (@addrs) {
+	my ($err, $ai) = getaddrinfo($a, $port, {socktype => SOCK_DGRAM, flags => AI_NUMERICHOST});
+	die "udp_echo: $a: $err\n" if $err;
+	socket(my $s, $ai->{family}, SOCK_DGRAM, 0) or die "udp_echo: socket: $!\n";
+	bind($s, $ai->{addr}) or die "udp_echo: bind $a: $!\n";
+	vec($rin, fileno($s), 1) = 1;
+	push @socks, $s;
+}
+open(my $l, ">>", $log) or die "udp_echo: $log: $!\n";
+select((select($l), $| = 1)[0]);
+while (1) {
+	select(my $rout = $rin, undef, undef, undef) > 0 or next;
+	for my $s (@socks) {
+		next unless vec($rout, fileno($s), 1);
+		my $peer = recv($s, my $buf, 65535, 0);
+		next unless defined $peer;
+		my ($err, $host, $serv) = getnameinfo($peer, NI_NUMERICHOST | NI_NUMERICSERV);
+		chomp $buf;
+		print $l "$host $serv $buf\n";
+		send($s, "$name $buf\n", 0, $peer);
+	}
+}'
 udp_echo() {
-	local n=$1 port=$2 log=$TMP/$1/udp.log sys
+	local n=$1 port=$2
+	shift 2
+	[ $# -gt 0 ] || set -- $VIP4 $VIP6
 	mkdir -p "$TMP/$n"
-	sys="read l; echo \"\$SOCAT_PEERADDR \$SOCAT_PEERPORT \$l\" >>$log; echo \"$n \$l\""
-	(nsx "$n" socat -T 3 "UDP4-RECVFROM:$port,bind=$VIP4,fork" "SYSTEM:$sys" </dev/null >/dev/null 2>&1 &)
-	(nsx "$n" socat -T 3 "UDP6-RECVFROM:$port,bind=[$VIP6],fork" "SYSTEM:$sys" </dev/null >/dev/null 2>&1 &)
-	wait_for 50 bash -c "[ \$(ip netns exec $P-$n ss -Hlun | grep -c ':$port ') = 2 ]"
+	(nsx "$n" perl -e "$UDP_ECHO" "$n" "$port" "$TMP/$n/udp.log" "$@" </dev/null >/dev/null 2>>"$TMP/$n/udp.err" &)
+	wait_for 50 bash -c "[ \$(ip netns exec $P-$n ss -Hlun 'sport = :$port' | wc -l) = $# ]"
 }
 
 # lab_down: the lab and everything in it gone (lbd, servers, namespaces,
