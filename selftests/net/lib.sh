@@ -150,3 +150,115 @@ ask6() {
 lbd_log_clean() { # no sanitizer report in lbd's log
 	! grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$TMP/lbd.log"
 }
+
+# --- real servers and many clients (test_e2e.sh) ---
+CL4S=() CL6S=() # the client's extra addresses (lab_clients)
+BIG=$TMP/www/big # what nginx serves at /big: 2 MiB of random bytes
+
+# lab_clients N: N (at most 20) more client addresses, 10.99.0.20... and
+# fd99::20...; the client's ephemeral ports move to 20000-29999 so that the
+# explicit source ports tests choose (30000 and up) never meet them.
+lab_clients() {
+	local i
+	for ((i = 20; i < 20 + $1 && i < 40; i++)); do CL4S+=(10.99.0.$i) CL6S+=(fd99::$i); done
+	for ((i = 0; i < ${#CL4S[@]}; i++)); do
+		echo "addr add ${CL4S[$i]}/24 dev eth0"
+		echo "addr add ${CL6S[$i]}/64 dev eth0 nodad"
+	done | ip -n "$P-cl" -batch - || return 1
+	nsx cl sysctl -qw net.ipv4.ip_local_port_range="20000 29999"
+}
+
+# nginx_start NODE: nginx on NODE, port 80 (IPv4 and IPv6): "/" answers
+# NODE's name, "/big" is $BIG.  It logs "client-address client-port
+# server-address status bytes uri" per request to $TMP/NODE/access.log.
+nginx_start() {
+	local n=$1 d=$TMP/$1
+	mkdir -p "$d" "$TMP/www"
+	[ -s "$BIG" ] || head -c 2097152 /dev/urandom >"$BIG"
+	cat >"$d/nginx.conf" <<CONF
+user root;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 1024; }
+http {
+	log_format e2e '\$remote_addr \$remote_port \$server_addr \$status \$body_bytes_sent \$request_uri';
+	access_log $d/access.log e2e;
+	client_body_temp_path $d; proxy_temp_path $d;
+	fastcgi_temp_path $d; uwsgi_temp_path $d; scgi_temp_path $d;
+	server {
+		listen 80; listen [::]:80;
+		location = /big { root $TMP/www; }
+		location / { return 200 "$n\n"; }
+	}
+}
+CONF
+	nsx "$n" nginx -c "$d/nginx.conf" -p "$d" &&
+		wait_for 50 bash -c "[ \$(ip netns exec $P-$n ss -Hltn 'sport = :80' | wc -l) = 2 ]"
+}
+
+# nginx_stop NODE: stops NODE's nginx (nothing listens on port 80 on return).
+nginx_stop() {
+	local pid
+	pid=$(cat "$TMP/$1/nginx.pid" 2>/dev/null) || return 1
+	kill -TERM "$pid" && wait_for 50 bash -c "[ -z \"\$(ip netns exec $P-$1 ss -Hltn 'sport = :80')\" ]"
+}
+
+# udp_echo NODE PORT [ADDR...]: a UDP echo on NODE, bound to each ADDR (the
+# VIPs by default, so that replies leave from the VIP): answers "NODE LINE"
+# to a datagram "LINE" and logs "client-address client-port LINE" to
+# $TMP/NODE/udp.log.  One process, no fork per datagram (socat's
+# UDP-RECVFROM,fork loses datagrams that arrive while a child lingers).
+# Not a job of the calling shell: the namespace's teardown stops it.
+UDP_ECHO='use Socket qw(:all);
+my ($name, $port, $log, @addrs) = @ARGV;
+my ($rin, @socks) = ("");
+for my $a (@addrs) {
+	my ($err, $ai) = getaddrinfo($a, $port, {socktype => SOCK_DGRAM, flags => AI_NUMERICHOST});
+	die "udp_echo: $a: $err\n" if $err;
+	socket(my $s, $ai->{family}, SOCK_DGRAM, 0) or die "udp_echo: socket: $!\n";
+	bind($s, $ai->{addr}) or die "udp_echo: bind $a: $!\n";
+	vec($rin, fileno($s), 1) = 1;
+	push @socks, $s;
+}
+open(my $l, ">>", $log) or die "udp_echo: $log: $!\n";
+select((select($l), $| = 1)[0]);
+while (1) {
+	select(my $rout = $rin, undef, undef, undef) > 0 or next;
+	for my $s (@socks) {
+		next unless vec($rout, fileno($s), 1);
+		my $peer = recv($s, my $buf, 65535, 0);
+		next unless defined $peer;
+		my ($err, $host, $serv) = getnameinfo($peer, NI_NUMERICHOST | NI_NUMERICSERV);
+		chomp $buf;
+		print $l "$host $serv $buf\n";
+		send($s, "$name $buf\n", 0, $peer);
+	}
+}'
+udp_echo() {
+	local n=$1 port=$2
+	shift 2
+	[ $# -gt 0 ] || set -- $VIP4 $VIP6
+	mkdir -p "$TMP/$n"
+	(nsx "$n" perl -e "$UDP_ECHO" "$n" "$port" "$TMP/$n/udp.log" "$@" </dev/null >/dev/null 2>>"$TMP/$n/udp.err" &)
+	wait_for 50 bash -c "[ \$(ip netns exec $P-$n ss -Hlun 'sport = :$port' | wc -l) = $# ]"
+}
+
+# lab_down: the lab and everything in it gone (lbd, servers, namespaces,
+# bpffs, state), for a fresh lab_l2 in the same run.
+lab_down() {
+	local ns pid
+	if [ -n "$LBD_PID" ]; then
+		kill -9 "$LBD_PID" 2>/dev/null
+		wait "$LBD_PID" 2>/dev/null
+		LBD_PID=
+	fi
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-"); do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+		ip netns del "$ns" 2>/dev/null
+	done
+	mountpoint -q "$PIN" && umount "$PIN"
+	rm -rf "$SOCK" "$STATE" "$TMP"/be[0-9]
+	CL4S=() CL6S=()
+	return 0
+}
