@@ -7,8 +7,10 @@ PKGS=(
 	# build
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev
 	linux-libc-dev pkg-config libclang-rt-14-dev
+	libmicrohttpd-dev # lbd's /metrics server (HTTP parsing, limits; see README)
 	# labs and tests
 	iproute2 iputils-ping ethtool curl nginx-light socat procps psmisc util-linux
+	prometheus # promtool and a real server scraping lbd in test_metrics.sh
 )
 
 missing=()

@@ -424,6 +424,57 @@ int dp_stats(const struct dp *dp, struct xdplb_stats *out)
 	return 0;
 }
 
+int dp_counters_range(const struct dp *dp, enum dp_counter_map which, __u32 n,
+		      struct xdplb_counters *out)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	const struct bpf_map *m = which == DP_VIP_COUNTERS ? dp->skel->maps.vip_stats
+							   : dp->skel->maps.backend_stats;
+	int fd = map_fd(m), ncpu = libbpf_num_possible_cpus(), ret = 0;
+	struct xdplb_counters *vals;
+	__u32 *keys, cursor = 0, count, i, got = 0;
+	int c;
+
+	if (n > bpf_map__max_entries(m) || ncpu <= 0)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out) * n);
+	keys = calloc(DP_COUNTER_BATCH, sizeof(*keys));
+	vals = calloc((size_t)DP_COUNTER_BATCH * (size_t)ncpu, sizeof(*vals));
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (got < n) {
+		count = n - got < DP_COUNTER_BATCH ? n - got : DP_COUNTER_BATCH;
+		/* the cursor is the last key read: the kernel resumes after it */
+		if (bpf_map_lookup_batch(fd, got ? &cursor : NULL, &cursor, keys, vals, &count,
+					 &o) &&
+		    errno != ENOENT) {
+			ret = -errno;
+			break;
+		}
+		if (!count)
+			break;
+		for (i = 0; i < count; i++) {
+			struct xdplb_counters *s;
+
+			if (keys[i] >= n)
+				continue;
+			s = &out[keys[i]];
+			for (c = 0; c < ncpu; c++) {
+				s->packets += vals[(size_t)i * ncpu + c].packets;
+				s->bytes += vals[(size_t)i * ncpu + c].bytes;
+				s->new_flows += vals[(size_t)i * ncpu + c].new_flows;
+			}
+		}
+		got += count;
+	}
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
 int dp_flow_lookup(const struct dp *dp, const struct xdplb_flow_key *key,
 		   struct xdplb_flow_val *out, bool *established)
 {
@@ -438,38 +489,62 @@ int dp_flow_lookup(const struct dp *dp, const struct xdplb_flow_key *key,
 	return 0;
 }
 
-#define FLOW_BATCH 4096
+static struct bpf_map *flow_map(const struct dp *dp, enum dp_flow_table t)
+{
+	return t == DP_FLOWS_HALF_OPEN ? dp->skel->maps.flows_new : dp->skel->maps.flows;
+}
 
-int dp_flows_for_each(const struct dp *dp,
-		      int (*fn)(void *ctx, const struct xdplb_flow_key *k,
-				const struct xdplb_flow_val *v),
-		      void *ctx)
+__u32 dp_flows_capacity(const struct dp *dp, enum dp_flow_table t)
+{
+	return bpf_map__max_entries(flow_map(dp, t));
+}
+
+long dp_flows_walk(const struct dp *dp, struct dp_flow_walk *w, __u32 max, dp_flow_fn fn,
+		   void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	int fd = map_fd(dp->skel->maps.flows), ret = 0, err;
-	struct xdplb_flow_key *keys = calloc(FLOW_BATCH, sizeof(*keys));
-	struct xdplb_flow_val *vals = calloc(FLOW_BATCH, sizeof(*vals));
-	__u32 batch = 0, count, i;
-	bool first = true;
+	int fd = map_fd(flow_map(dp, w->table)), ret = 0, err;
+	struct xdplb_flow_key *keys;
+	struct xdplb_flow_val *vals;
+	__u32 count, i;
+	long seen = 0;
 
+	if (w->done)
+		return 0;
+	keys = calloc(DP_FLOW_BATCH, sizeof(*keys));
+	vals = calloc(DP_FLOW_BATCH, sizeof(*vals));
 	if (!keys || !vals) {
-		ret = -ENOMEM;
+		seen = -ENOMEM;
 		goto out;
 	}
 	do {
-		count = FLOW_BATCH;
-		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count,
-					   &o);
+		count = DP_FLOW_BATCH;
+		err = bpf_map_lookup_batch(fd, w->started ? &w->cursor : NULL, &w->cursor, keys,
+					   vals, &count, &o);
 		if (err && errno != ENOENT) {
-			ret = -errno;
+			seen = -errno;
 			break;
 		}
-		first = false;
-		for (i = 0; i < count && !ret; i++)
-			ret = fn(ctx, &keys[i], &vals[i]);
-	} while (!err && !ret);
+		w->started = true;
+		w->done = err != 0;
+		seen += count;
+		for (i = 0; fn && i < count && !ret; i++)
+			ret = fn(ctx, w->table, &keys[i], &vals[i]);
+	} while (!w->done && !ret && (__u64)seen < max);
+	if (ret)
+		seen = ret;
 out:
 	free(keys);
 	free(vals);
-	return ret;
+	return seen;
+}
+
+int dp_flows_for_each(const struct dp *dp, enum dp_flow_table t, dp_flow_fn fn, void *ctx)
+{
+	struct dp_flow_walk w = { .table = t };
+	long n = 0;
+
+	while (!w.done && n >= 0)
+		n = dp_flows_walk(dp, &w, UINT32_MAX, fn, ctx);
+	return n < 0 ? (int)n : 0;
 }

@@ -69,15 +69,49 @@ int dp_vip_counters(const struct dp *dp, __u32 vip_id, struct xdplb_counters *ou
 int dp_backend_counters(const struct dp *dp, __u32 be_id, struct xdplb_counters *out);
 int dp_stats(const struct dp *dp, struct xdplb_stats *out);
 
+enum dp_counter_map {
+	DP_VIP_COUNTERS,     /* vip_stats, indexed by VIP id */
+	DP_BACKEND_COUNTERS, /* backend_stats, indexed by backend id */
+};
+/* Counters of ids [0, n) of one per-CPU array, per-CPU values summed into
+ * out[0..n), read with batched lookups (one syscall per DP_COUNTER_BATCH ids,
+ * where one lookup per id would cost n syscalls). */
+#define DP_COUNTER_BATCH 4096
+int dp_counters_range(const struct dp *dp, enum dp_counter_map which, __u32 n,
+		      struct xdplb_counters *out);
+
 /* Look a flow up in the established, then the half-open table.
  * Returns 1 and fills *out if found (established: *established = true). */
 int dp_flow_lookup(const struct dp *dp, const struct xdplb_flow_key *key,
 		   struct xdplb_flow_val *out, bool *established);
-/* Every established flow, read in batches (the table is not locked). */
-int dp_flows_for_each(const struct dp *dp,
-		      int (*fn)(void *ctx, const struct xdplb_flow_key *k,
-				const struct xdplb_flow_val *v),
-		      void *ctx);
+/* The flow tables.  All reading of flow entries goes through
+ * dp_flows_walk() (dataplane.c) and its callers in stats.c, so a change of
+ * the flow key or value layout is adapted in these two places. */
+enum dp_flow_table {
+	DP_FLOWS_ESTABLISHED = 0, /* `flows` */
+	DP_FLOWS_HALF_OPEN,	  /* `flows_new` */
+	DP_FLOW_TABLES,
+};
+typedef int (*dp_flow_fn)(void *ctx, enum dp_flow_table t, const struct xdplb_flow_key *k,
+			  const struct xdplb_flow_val *v);
+/* A walk over one table that can be resumed later (the cursor is a hash
+ * bucket: entries added or removed between steps may be missed or seen
+ * twice, so counts taken this way are approximate under churn). */
+struct dp_flow_walk {
+	enum dp_flow_table table;
+	__u32 cursor;
+	bool started, done;
+};
+#define DP_FLOW_BATCH 4096
+__u32 dp_flows_capacity(const struct dp *dp, enum dp_flow_table t);
+/* One step: read batches of at most DP_FLOW_BATCH entries until about
+ * `max` entries were read or the table ends (w->done).  fn may be NULL
+ * (count only); a negative return of fn (-errno) stops the walk and is
+ * returned.  Returns the number of entries read in this step, or -errno. */
+long dp_flows_walk(const struct dp *dp, struct dp_flow_walk *w, __u32 max, dp_flow_fn fn,
+		   void *ctx);
+/* Every flow of table t, read in batches (the table is not locked). */
+int dp_flows_for_each(const struct dp *dp, enum dp_flow_table t, dp_flow_fn fn, void *ctx);
 
 
 #endif /* XDPLB_DATAPLANE_H */

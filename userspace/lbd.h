@@ -12,6 +12,7 @@
 #include "dataplane.h"
 #include "health.h"
 #include "loop.h"
+#include "metrics.h"
 #include "neigh.h"
 #include "strbuf.h"
 
@@ -78,6 +79,7 @@ struct lbd {
 	bool adopting;          /* first sync after adopting a pinned datapath */
 	bool resolve_all;       /* neighbours or routes changed: ask netlink for every backend */
 	__u64 ring_rebuilds, ctl_ops, ctl_errors;
+	struct lbd_mon mon;     /* rates, flow counts, /metrics (metrics.h) */
 	volatile sig_atomic_t stop;
 };
 
@@ -98,5 +100,7 @@ int lbd_handle(void *arg, char *req, size_t len, struct strbuf *out);
 /* stats.c: counters and flows. */
 int lbd_stats(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
 int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
+/* One snapshot for `lbctl top`: VIPs and their backends by packet rate. */
+int lbd_top(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
 
 #endif /* XDPLB_LBD_H */
