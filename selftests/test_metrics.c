@@ -55,6 +55,13 @@ TEST(metrics_text)
 			     "y 0.1\n",
 			     "page");
 	}
+	if (test__start_subtest("milliseconds")) {
+		sb_reset(&sb);
+		mx_ms(&sb, "t", "a=\"b\"", 1795684428172ull);
+		mx_ms(&sb, "t", NULL, 5);
+		mx_ms(&sb, "t", NULL, 0);
+		ASSERT_STREQ(sb_s(&sb), "t{a=\"b\"} 1795684428.172\nt 0.005\nt 0.000\n", "ms");
+	}
 	if (test__start_subtest("floats")) {
 		ASSERT_STREQ(mx_format_f64(NAN, buf, sizeof(buf)), "NaN", "nan");
 		ASSERT_STREQ(mx_format_f64(INFINITY, buf, sizeof(buf)), "+Inf", "+inf");

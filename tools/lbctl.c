@@ -224,7 +224,10 @@ static void top_draw(const struct strbuf *snap, int interval_ms)
 	time_t now = time(NULL);
 	int rows, len;
 
-	ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws);
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || !ws.ws_row || !ws.ws_col) {
+		ws.ws_row = 24; /* a terminal that does not know its size */
+		ws.ws_col = 80;
+	}
 	rows = ws.ws_row > 2 ? ws.ws_row - 2 : 1;
 	strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
 	printf("\033[H\033[2J");

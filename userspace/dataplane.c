@@ -504,6 +504,8 @@ long dp_flows_walk(const struct dp *dp, struct dp_flow_walk *w, __u32 max, dp_fl
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
 	int fd = map_fd(flow_map(dp, w->table)), ret = 0, err;
+	__u32 size = max < DP_FLOW_MIN_BATCH ? DP_FLOW_MIN_BATCH
+		     : max > DP_FLOW_BATCH   ? DP_FLOW_BATCH : max;
 	struct xdplb_flow_key *keys;
 	struct xdplb_flow_val *vals;
 	__u32 count, i;
@@ -518,9 +520,13 @@ long dp_flows_walk(const struct dp *dp, struct dp_flow_walk *w, __u32 max, dp_fl
 		goto out;
 	}
 	do {
-		count = DP_FLOW_BATCH;
+		count = size;
 		err = bpf_map_lookup_batch(fd, w->started ? &w->cursor : NULL, &w->cursor, keys,
 					   vals, &count, &o);
+		if (err && errno == ENOSPC && size < DP_FLOW_BATCH) {
+			size = DP_FLOW_BATCH; /* one hash bucket holds more than size entries */
+			continue;
+		}
 		if (err && errno != ENOENT) {
 			seen = -errno;
 			break;

@@ -103,9 +103,11 @@ struct dp_flow_walk {
 	bool started, done;
 };
 #define DP_FLOW_BATCH 4096
+#define DP_FLOW_MIN_BATCH 256 /* a batch holds whole hash buckets */
 __u32 dp_flows_capacity(const struct dp *dp, enum dp_flow_table t);
-/* One step: read batches of at most DP_FLOW_BATCH entries until about
- * `max` entries were read or the table ends (w->done).  fn may be NULL
+/* One step: read batches of max entries (DP_FLOW_MIN_BATCH to
+ * DP_FLOW_BATCH) until about `max` entries were read or the table ends
+ * (w->done).  fn may be NULL
  * (count only); a negative return of fn (-errno) stops the walk and is
  * returned.  Returns the number of entries read in this step, or -errno. */
 long dp_flows_walk(const struct dp *dp, struct dp_flow_walk *w, __u32 max, dp_flow_fn fn,

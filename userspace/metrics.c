@@ -350,7 +350,7 @@ static const struct {
 
 static void render_backends(const struct lbd *d, const struct labels *l, struct strbuf *out)
 {
-	double mono_now = (double)loop_now_ms() / 1000.0, real_now = now_real();
+	__u64 mono_ms = loop_now_ms(), real_ms = (__u64)(now_real() * 1000);
 	__u32 i, j, k;
 	int f;
 
@@ -366,10 +366,10 @@ static void render_backends(const struct lbd *d, const struct labels *l, struct 
 				const char *lab = l->text.buf + l->be_off[k];
 
 				if (f == BF_CHANGED) {
-					mx_f64(out, be_fams[f].name, lab,
-					       r->used ? real_now - (mono_now -
-								     (double)r->changed_ms / 1000.0)
-						       : 0);
+					mx_ms(out, be_fams[f].name, lab,
+					      r->used && real_ms + r->changed_ms > mono_ms
+						      ? real_ms + r->changed_ms - mono_ms
+						      : 0);
 					continue;
 				}
 				mx_u64(out, be_fams[f].name, lab,
@@ -477,7 +477,7 @@ static void render_flow_tables(const struct lbd *d, struct strbuf *out)
 	}
 	mx_family(out, "xdplb_flow_table_count_timestamp_seconds", MX_GAUGE,
 		  "Unix time the last count of the flow tables ended.");
-	mx_f64(out, "xdplb_flow_table_count_timestamp_seconds", NULL, m->counted_at);
+	mx_ms(out, "xdplb_flow_table_count_timestamp_seconds", NULL, (__u64)(m->counted_at * 1000));
 	mx_family(out, "xdplb_flow_table_count_duration_seconds", MX_GAUGE,
 		  "How long the last count of the flow tables took, pauses between steps included.");
 	mx_f64(out, "xdplb_flow_table_count_duration_seconds", NULL, m->count_seconds);

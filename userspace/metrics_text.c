@@ -26,16 +26,14 @@ bool mx_name_ok(const char *name, bool label)
 /* Append s with the characters in `special` backslash-escaped ('\n' as "\n"). */
 static void escape(struct strbuf *sb, const char *s, const char *special)
 {
-	const char *run = s;
+	const char *p;
 
-	for (; *s; s++) {
-		if (!strchr(special, *s))
-			continue;
-		sb_append(sb, run, (size_t)(s - run));
-		sb_append(sb, *s == '\n' ? "\\n" : *s == '"' ? "\\\"" : "\\\\", 2);
-		run = s + 1;
+	while ((p = strpbrk(s, special))) {
+		sb_append(sb, s, (size_t)(p - s));
+		sb_append(sb, *p == '\n' ? "\\n" : *p == '"' ? "\\\"" : "\\\\", 2);
+		s = p + 1;
 	}
-	sb_append(sb, run, (size_t)(s - run));
+	sb_append(sb, s, strlen(s));
 }
 
 void mx_family(struct strbuf *sb, const char *name, enum mx_type type, const char *help)
@@ -72,15 +70,34 @@ static void sample_head(struct strbuf *sb, const char *name, const char *labels)
 	sb_append(sb, " ", 1);
 }
 
-void mx_u64(struct strbuf *sb, const char *name, const char *labels, __u64 v)
+/* Write v's decimal digits ending just before end; returns the first. */
+static char *digits(char *end, __u64 v)
 {
-	char buf[24], *p = buf + sizeof(buf);
-
-	*--p = '\n';
 	do {
-		*--p = (char)('0' + v % 10);
+		*--end = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
+	return end;
+}
+
+void mx_u64(struct strbuf *sb, const char *name, const char *labels, __u64 v)
+{
+	char buf[24], *p;
+
+	buf[sizeof(buf) - 1] = '\n';
+	p = digits(buf + sizeof(buf) - 1, v);
+	sample_head(sb, name, labels);
+	sb_append(sb, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+void mx_ms(struct strbuf *sb, const char *name, const char *labels, __u64 ms)
+{
+	char buf[32], *end = buf + sizeof(buf), *p;
+
+	*--end = '\n';
+	p = digits(end, 1000 + ms % 1000) + 1; /* "1xyz": three digits, zeros kept */
+	*--p = '.';
+	p = digits(p, ms / 1000);
 	sample_head(sb, name, labels);
 	sb_append(sb, p, (size_t)(buf + sizeof(buf) - p));
 }

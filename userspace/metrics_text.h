@@ -31,6 +31,9 @@ void mx_label(struct strbuf *labels, const char *name, const char *value);
 /* "name{labels} value\n", or "name value\n" when labels is NULL or "". */
 void mx_u64(struct strbuf *sb, const char *name, const char *labels, __u64 v);
 void mx_f64(struct strbuf *sb, const char *name, const char *labels, double v);
+/* Milliseconds as seconds with three decimals ("1795684428.172"): fast,
+ * for timestamps. */
+void mx_ms(struct strbuf *sb, const char *name, const char *labels, __u64 ms);
 /* A double as Prometheus writes it: NaN, +Inf, -Inf, else the shortest of
  * %.15g/%.17g that reads back exactly.  Returns buf. */
 char *mx_format_f64(double v, char *buf, size_t len);

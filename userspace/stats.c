@@ -68,7 +68,7 @@ static void row_fill(struct lbd *d, struct stat_row *row, const struct xdplb_vip
 		   : (id < m->n_vip_prev ? m->vip_rate[id] : zero);
 }
 
-#define ROW_HEAD "%-40s %-10s %12s %14s %10s %7s %7s %8s\n"
+#define ROW_HEAD "%-32s %-10s %7s %7s %12s %14s %10s %8s\n"
 
 static void row_text(struct lbd *d, const struct stat_row *row, struct strbuf *out)
 {
@@ -83,10 +83,10 @@ static void row_text(struct lbd *d, const struct stat_row *row, struct strbuf *o
 	}
 	if (unique_clients(d, row->v->id, row->b ? row->b->id : XDPLB_NO_BACKEND, &n))
 		snprintf(uc, sizeof(uc), "%llu", (unsigned long long)n);
-	sb_printf(out, "%-40s %-10s %12llu %14llu %10llu %7s %7s %8s\n", name,
-		  row->b ? be_state(d, row->b) : "", (unsigned long long)row->c.packets,
-		  (unsigned long long)row->c.bytes, (unsigned long long)row->c.new_flows,
-		  si(row->r.pps, pps, sizeof(pps)), si(row->r.bps, bps, sizeof(bps)), uc);
+	sb_printf(out, "%-32s %-10s %7s %7s %12llu %14llu %10llu %8s\n", name,
+		  row->b ? be_state(d, row->b) : "", si(row->r.pps, pps, sizeof(pps)),
+		  si(row->r.bps, bps, sizeof(bps)), (unsigned long long)row->c.packets,
+		  (unsigned long long)row->c.bytes, (unsigned long long)row->c.new_flows, uc);
 }
 
 static void row_json(struct lbd *d, const struct stat_row *row, struct strbuf *out)
@@ -219,8 +219,8 @@ static int stats_out(struct lbd *d, const struct xdplb_cmd *c, bool json, bool s
 	if (json)
 		sb_printf(out, "{\"interval_ms\":%u,\"vips\":[", MON_SAMPLE_MS);
 	else
-		sb_printf(out, ROW_HEAD, "VIP / BACKEND", "STATE", "PACKETS", "BYTES",
-			  "NEW_FLOWS", "PPS", "BIT/S", "CLIENTS");
+		sb_printf(out, ROW_HEAD, "VIP / BACKEND", "STATE", "PPS", "BIT/S", "PACKETS",
+			  "BYTES", "NEW_FLOWS", "CLIENTS");
 	for (i = 0; i < n && !err; i++) {
 		if (json && i)
 			sb_append(out, ",", 1);
@@ -232,9 +232,10 @@ static int stats_out(struct lbd *d, const struct xdplb_cmd *c, bool json, bool s
 		sb_printf(out, "out of memory");
 		return -1;
 	}
+	/* top shows rates only; stats adds the datapath's global counters */
 	if (json)
-		sb_printf(out, "],");
-	if (!c->has_vip || json)
+		sb_printf(out, sorted ? "]" : "],");
+	if (!sorted && (!c->has_vip || json))
 		stats_global(d, json, out);
 	if (json)
 		sb_printf(out, "}\n");
