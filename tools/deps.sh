@@ -11,6 +11,7 @@ PKGS=(
 	# labs and tests
 	iproute2 iputils-ping ethtool curl nginx-light socat procps psmisc util-linux
 	prometheus # promtool and a real server scraping lbd in test_metrics.sh
+	python3 # test_metrics.sh: JSON checks, slowloris clients
 )
 
 missing=()

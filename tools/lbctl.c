@@ -26,8 +26,17 @@ static void usage(FILE *f)
 	cmd_usage(f, NULL);
 }
 
+/* While `top` owns the terminal, messages wait here (see top_restore). */
+static struct strbuf *held_errors;
+
 static int die(int code, const char *fmt, const char *a, const char *b)
 {
+	if (held_errors) {
+		sb_printf(held_errors, "lbctl: ");
+		sb_printf(held_errors, fmt, a, b);
+		sb_printf(held_errors, "\n");
+		return code;
+	}
 	fprintf(stderr, "lbctl: ");
 	fprintf(stderr, fmt, a, b);
 	fputc('\n', stderr);
@@ -124,8 +133,9 @@ static int request(const char *path, struct strbuf *req, struct strbuf *out)
 		sb_append(out, ans.buf + 3, ans.len - 3);
 		ret = 0;
 	} else if (!strncmp(sb_str(&ans), "error ", 6)) {
-		fprintf(stderr, "lbctl: %s", ans.buf + 6);
-		ret = 1;
+		if (ans.buf[ans.len - 1] == '\n')
+			ans.buf[--ans.len] = 0;
+		ret = die(1, "%s%s", ans.buf + 6, "");
 	} else {
 		ret = die(1, "no valid answer from lbd at %s%s", path, "");
 	}
@@ -247,11 +257,14 @@ static void top_draw(const struct strbuf *snap, int interval_ms)
 static int run_top(const char *sock, const struct xdplb_cmd *c, bool json, struct strbuf *req)
 {
 	bool tty = !json && isatty(STDOUT_FILENO);
-	struct strbuf snap;
+	struct strbuf snap, errors;
 	__u32 shown = 0;
 	int ret = 0;
 
 	sb_init(&snap, 0);
+	sb_init(&errors, 0);
+	if (tty)
+		held_errors = &errors;
 	top_terminal(tty);
 	while (!top_stop) {
 		sb_reset(&snap);
@@ -270,6 +283,9 @@ static int run_top(const char *sock, const struct xdplb_cmd *c, bool json, struc
 		top_resized = 0;
 	}
 	top_restore();
+	held_errors = NULL;
+	fputs(sb_str(&errors), stderr);
+	sb_free(&errors);
 	sb_free(&snap);
 	return ret;
 }
