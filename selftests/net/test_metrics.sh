@@ -68,19 +68,21 @@ test_known_traffic() {
 # on a machine others share, that lbd's 1 s sampler sees live traffic: a
 # positive rate while it flows, bit/s = packets/s x frame bits (one frame
 # size), and 0 again once it stops.
-vip_rate() { # vip_rate pps|bps
-	lbctl -j stats $UDP_VIP | grep -o "\"$1\":[0-9.]*" | head -1 | cut -d: -f2
+vip_rate() { # vip_rate pps|bps [JSON]: the VIP's rate, from JSON if given
+	local js=${2:-$(lbctl -j stats $UDP_VIP)}
+	grep -o "\"$1\":[0-9.]*" <<<"$js" | head -1 | cut -d: -f2
 }
 
 rate_positive() { awk -v p="$(vip_rate pps)" 'BEGIN { exit !(p > 0) }'; }
 
 test_rates() {
-	local pps bps
+	local pps bps js
 	send_udp 150 0.02 &
 	local sender=$!
 	check rates_positive_under_traffic wait_for 40 rate_positive
-	pps=$(vip_rate pps)
-	bps=$(vip_rate bps)
+	js=$(lbctl -j stats $UDP_VIP) # one snapshot: both rates of one sample
+	pps=$(vip_rate pps "$js")
+	bps=$(vip_rate bps "$js")
 	check rates_bps_is_pps_times_frame awk -v p="$pps" -v b="$bps" -v f=$FRAME \
 		'BEGIN { exit !(p > 0 && b >= p * f * 8 * 0.99 && b <= p * f * 8 * 1.01) }' ||
 		echo "pps $pps bps $bps"
