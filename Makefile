@@ -19,7 +19,7 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iheaders -Iuserspace -I$(BUILD) \
 	    $(EXTRA_CFLAGS)
-LDLIBS   += -lbpf -lelf -lz -lmnl -lm
+LDLIBS   += -lbpf -lelf -lz -lmnl -lmicrohttpd -lm
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -D__TARGET_ARCH_$(ARCH) -Iheaders \
 	      $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
 
@@ -56,7 +56,7 @@ BINS := $(if $(wildcard userspace/lbd.c),$(BUILD)/lbd) \
 # lbd, lbctl and lbdecap again with AddressSanitizer + UBSan, for the tests.
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-.PHONY: all deps test bench demo demo-down clean san
+.PHONY: all deps test bench demo demo-down clean san FORCE
 
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(BUILD)/test_progs $(if $(BENCH_SRCS),$(BUILD)/bench)
 
@@ -72,6 +72,15 @@ $(BUILD)/obj/%.o: %.c $(USR_HDRS) $(SKELS) | $(BUILD)/bpf
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# The version /metrics reports (xdplb_build_info): rewritten only when it
+# changes, so a new commit rebuilds metrics.o and nothing else.
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/version.h: FORCE | $(BUILD)/bpf
+	@printf '#define XDPLB_VERSION "%s"\n' '$(VERSION)' >$@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/obj/userspace/metrics.o: $(BUILD)/version.h
+FORCE:
 
 $(BUILD)/libxdplb.a: $(LIB_OBJS)
 	$(call msg,AR,$@)

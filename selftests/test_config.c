@@ -281,8 +281,8 @@ static void test_reject_backends(void)
 
 static void test_reject_structure(void)
 {
-	rejects("vipp add " V4, "unknown object \"vipp\" (vip, backend, stats, flows, flow, save, "
-				"restore, help)");
+	rejects("vipp add " V4, "unknown object \"vipp\" (vip, backend, stats, flows, top, flow, "
+				"save, restore, help)");
 	rejects("vip", "\"vip\" needs a command (add, del, show, help)");
 	rejects("vip remove " V4, "unknown command \"remove\" for \"vip\" (add, del, show, help)");
 	rejects("VIP add " V4, "unknown object \"VIP\"");

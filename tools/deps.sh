@@ -7,9 +7,12 @@ PKGS=(
 	# build
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev
 	linux-libc-dev pkg-config libclang-rt-14-dev
+	libmicrohttpd-dev # lbd's /metrics server (HTTP parsing, limits; see README)
 	# labs and tests
 	iproute2 iputils-ping ethtool curl nginx-light socat procps psmisc util-linux
 	nftables # test_routed.sh: counters on the router
+	prometheus # promtool and a real server scraping lbd in test_metrics.sh
+	python3 # test_metrics.sh: JSON checks, slowloris clients
 )
 
 missing=()

@@ -309,6 +309,8 @@ static int handle_cmd(struct lbd *d, const struct xdplb_cmd *c, bool json, char 
 		return lbd_stats(d, c, json, out);
 	case CMD_FLOWS:
 		return lbd_flows(d, c, json, out);
+	case CMD_TOP:
+		return lbd_top(d, c, json, out);
 	default:
 		return fail(out, "this command is answered by lbctl itself");
 	}
@@ -325,10 +327,14 @@ int lbd_handle(void *arg, char *req, size_t len, struct strbuf *out)
 
 	if (nl)
 		*nl = 0;
-	if (strlen(req) > CMD_MAX_LINE)
+	if (strlen(req) > CMD_MAX_LINE) {
+		mon_count_op(d, CMD_NONE, false);
 		return fail(out, "command line too long");
-	if (cmd_split_line(req, argv, &argc, err, sizeof(err)))
+	}
+	if (cmd_split_line(req, argv, &argc, err, sizeof(err))) {
+		mon_count_op(d, CMD_NONE, false);
 		return fail(out, err);
+	}
 	if (argc && !strcmp(argv[0], "-j")) {
 		json = true;
 		argc--;
@@ -342,6 +348,7 @@ int lbd_handle(void *arg, char *req, size_t len, struct strbuf *out)
 		ret = fail(out, err);
 	else
 		ret = handle_cmd(d, c, json, rest, (size_t)(req + len - rest), out);
+	mon_count_op(d, c->kind, ret == 0);
 	free(c);
 	d->ctl_ops++;
 	d->ctl_errors += ret != 0;

@@ -20,6 +20,10 @@
 #define CMD_MAX_FALL_RISE   100
 #define CMD_MAX_TOP	    1000000
 #define CMD_MAX_DURATION_MS (86400u * 1000) /* one day */
+#define CMD_TOP_INTERVAL_MS 1000
+#define CMD_TOP_MIN_INTERVAL_MS 100
+#define CMD_TOP_MAX_INTERVAL_MS 3600000
+#define CMD_TOP_MAX_COUNT 1000000
 
 /* Buffer sizes for the formatting helpers. */
 #define XDPLB_ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
@@ -70,6 +74,7 @@ enum cmd_kind {
 	CMD_FLOW_LOOKUP,
 	CMD_SAVE,
 	CMD_RESTORE,
+	CMD_TOP,
 	CMD_KIND_MAX,
 };
 
@@ -86,6 +91,8 @@ struct xdplb_cmd {
 	__u8 family;		    /* its XDPLB_AF_* */
 	__u32 weight;		    /* CMD_BACKEND_ADD/SET */
 	__u32 top;		    /* CMD_FLOWS: 0 when not given */
+	__u32 top_interval_ms;	    /* CMD_TOP: refresh interval (default CMD_TOP_INTERVAL_MS) */
+	__u32 top_count;	    /* CMD_TOP: snapshots to show, 0 = until q or Ctrl-C */
 	union xdplb_addr client;    /* CMD_FLOW_LOOKUP */
 	__u8 client_family;
 	__u16 client_port;	 /* host order */

@@ -483,6 +483,57 @@ int dp_stats(const struct dp *dp, struct xdplb_stats *out)
 	return 0;
 }
 
+int dp_counters_range(const struct dp *dp, enum dp_counter_map which, __u32 n,
+		      struct xdplb_counters *out)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	const struct bpf_map *m = which == DP_VIP_COUNTERS ? dp->skel->maps.vip_stats
+							   : dp->skel->maps.backend_stats;
+	int fd = map_fd(m), ncpu = libbpf_num_possible_cpus(), ret = 0;
+	struct xdplb_counters *vals;
+	__u32 *keys, cursor = 0, count, i, got = 0;
+	int c;
+
+	if (n > bpf_map__max_entries(m) || ncpu <= 0)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out) * n);
+	keys = calloc(DP_COUNTER_BATCH, sizeof(*keys));
+	vals = calloc((size_t)DP_COUNTER_BATCH * (size_t)ncpu, sizeof(*vals));
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (got < n) {
+		count = n - got < DP_COUNTER_BATCH ? n - got : DP_COUNTER_BATCH;
+		/* the cursor is the last key read: the kernel resumes after it */
+		if (bpf_map_lookup_batch(fd, got ? &cursor : NULL, &cursor, keys, vals, &count,
+					 &o) &&
+		    errno != ENOENT) {
+			ret = -errno;
+			break;
+		}
+		if (!count)
+			break;
+		for (i = 0; i < count; i++) {
+			struct xdplb_counters *s;
+
+			if (keys[i] >= n)
+				continue;
+			s = &out[keys[i]];
+			for (c = 0; c < ncpu; c++) {
+				s->packets += vals[(size_t)i * ncpu + c].packets;
+				s->bytes += vals[(size_t)i * ncpu + c].bytes;
+				s->new_flows += vals[(size_t)i * ncpu + c].new_flows;
+			}
+		}
+		got += count;
+	}
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
 /* A dp_flow's key in the table of its family. */
 static const void *flow_key(const struct dp_flow *f, struct xdplb_flow4_key *k4,
 			    struct xdplb_flow6_key *k6)
@@ -505,31 +556,31 @@ static const void *flow_key(const struct dp_flow *f, struct xdplb_flow4_key *k4,
 	return k6;
 }
 
-static int flow_fd(const struct dp *dp, __u8 family, bool established)
+/* The map of a table and family (family index 0: IPv4, 1: IPv6). */
+static struct bpf_map *flow_map(const struct dp *dp, enum dp_flow_table t, int fam)
 {
-	if (family == XDPLB_AF_INET)
-		return map_fd(established ? dp->skel->maps.flows4 : dp->skel->maps.flows4_new);
-	return map_fd(established ? dp->skel->maps.flows6 : dp->skel->maps.flows6_new);
+	if (t == DP_FLOWS_HALF_OPEN)
+		return fam ? dp->skel->maps.flows6_new : dp->skel->maps.flows4_new;
+	return fam ? dp->skel->maps.flows6 : dp->skel->maps.flows4;
 }
 
 int dp_flow_lookup(const struct dp *dp, struct dp_flow *f)
 {
+	int fam = f->family != XDPLB_AF_INET;
 	struct xdplb_flow4_key k4;
 	struct xdplb_flow6_key k6;
 	const void *key = flow_key(f, &k4, &k6);
 
-	if (!bpf_map_lookup_elem(flow_fd(dp, f->family, true), key, &f->v)) {
+	if (!bpf_map_lookup_elem(map_fd(flow_map(dp, DP_FLOWS_ESTABLISHED, fam)), key, &f->v)) {
 		f->established = true;
 		return 1;
 	}
-	if (!bpf_map_lookup_elem(flow_fd(dp, f->family, false), key, &f->v)) {
+	if (!bpf_map_lookup_elem(map_fd(flow_map(dp, DP_FLOWS_HALF_OPEN, fam)), key, &f->v)) {
 		f->established = false;
 		return 1;
 	}
 	return 0;
 }
-
-#define FLOW_BATCH 4096
 
 static void flow_from4(struct dp_flow *f, const struct xdplb_flow4_key *k)
 {
@@ -553,61 +604,84 @@ static void flow_from6(struct dp_flow *f, const struct xdplb_flow6_key *k)
 	f->proto = k->proto;
 }
 
-/* One table, FLOW_BATCH entries per system call. */
-static int flows_table(const struct dp *dp, __u8 family, bool established,
-		       int (*fn)(void *ctx, const struct dp_flow *f), void *ctx)
+__u32 dp_flows_capacity(const struct dp *dp, enum dp_flow_table t)
+{
+	return bpf_map__max_entries(flow_map(dp, t, 0)) + bpf_map__max_entries(flow_map(dp, t, 1));
+}
+
+/* The IPv4 map of the table, then the IPv6 one; the cursor restarts
+ * between them. */
+long dp_flows_walk(const struct dp *dp, struct dp_flow_walk *w, __u32 max, dp_flow_fn fn,
+		   void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	size_t ksz = family == XDPLB_AF_INET ? sizeof(struct xdplb_flow4_key)
-					     : sizeof(struct xdplb_flow6_key);
-	int fd = flow_fd(dp, family, established), ret = 0, err;
-	char *keys = calloc(FLOW_BATCH, ksz);
-	struct xdplb_flow_val *vals = calloc(FLOW_BATCH, sizeof(*vals));
-	__u32 batch = 0, count, i;
+	__u32 size = max < DP_FLOW_MIN_BATCH ? DP_FLOW_MIN_BATCH
+		     : max > DP_FLOW_BATCH   ? DP_FLOW_BATCH : max;
+	struct xdplb_flow_val *vals;
+	__u32 count, i;
+	long seen = 0;
 	struct dp_flow f;
-	bool first = true;
+	size_t ksz;
+	char *keys;
+	int ret = 0, err, fd;
 
+	if (w->done)
+		return 0;
+	keys = calloc(DP_FLOW_BATCH, sizeof(struct xdplb_flow6_key));
+	vals = calloc(DP_FLOW_BATCH, sizeof(*vals));
 	if (!keys || !vals) {
-		ret = -ENOMEM;
+		seen = -ENOMEM;
 		goto out;
 	}
 	do {
-		count = FLOW_BATCH;
-		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count,
-					   &o);
+		fd = map_fd(flow_map(dp, w->table, w->family));
+		ksz = w->family ? sizeof(struct xdplb_flow6_key) : sizeof(struct xdplb_flow4_key);
+		count = size;
+		err = bpf_map_lookup_batch(fd, w->started ? &w->cursor : NULL, &w->cursor, keys,
+					   vals, &count, &o);
+		if (err && errno == ENOSPC && size < DP_FLOW_BATCH) {
+			size = DP_FLOW_BATCH; /* one hash bucket holds more than size entries */
+			continue;
+		}
 		if (err && errno != ENOENT) {
-			ret = -errno;
+			seen = -errno;
 			break;
 		}
-		first = false;
-		for (i = 0; i < count && !ret; i++) {
-			if (family == XDPLB_AF_INET)
-				flow_from4(&f, (const void *)(keys + i * ksz));
-			else
+		w->started = true;
+		seen += count;
+		for (i = 0; fn && i < count && !ret; i++) {
+			if (w->family)
 				flow_from6(&f, (const void *)(keys + i * ksz));
+			else
+				flow_from4(&f, (const void *)(keys + i * ksz));
 			f.v = vals[i];
-			f.established = established;
-			ret = fn(ctx, &f);
+			f.established = w->table == DP_FLOWS_ESTABLISHED;
+			ret = fn(ctx, w->table, &f);
 		}
-	} while (!err && !ret);
+		if (err) { /* this family's map is done */
+			if (w->family)
+				w->done = true;
+			w->family = 1;
+			w->started = false;
+			w->cursor = 0;
+		}
+	} while (!w->done && !ret && (__u64)seen < max);
+	if (ret)
+		seen = ret;
 out:
 	free(keys);
 	free(vals);
-	return ret;
+	return seen;
 }
 
-int dp_flows_for_each(const struct dp *dp, bool half_open,
-		      int (*fn)(void *ctx, const struct dp_flow *f), void *ctx)
+int dp_flows_for_each(const struct dp *dp, enum dp_flow_table t, dp_flow_fn fn, void *ctx)
 {
-	int ret = flows_table(dp, XDPLB_AF_INET, true, fn, ctx);
+	struct dp_flow_walk w = { .table = t };
+	long n = 0;
 
-	if (!ret)
-		ret = flows_table(dp, XDPLB_AF_INET6, true, fn, ctx);
-	if (!ret && half_open)
-		ret = flows_table(dp, XDPLB_AF_INET, false, fn, ctx);
-	if (!ret && half_open)
-		ret = flows_table(dp, XDPLB_AF_INET6, false, fn, ctx);
-	return ret;
+	while (!w.done && n >= 0)
+		n = dp_flows_walk(dp, &w, UINT32_MAX, fn, ctx);
+	return n < 0 ? (int)n : 0;
 }
 
 /* ---- unique-client sketches ---- */

@@ -88,6 +88,49 @@ int dp_hll_clear_vip(const struct dp *dp, __u32 vip_id);
  * bpf_ktime_get_coarse_ns clock): clear its sketches, switch. */
 int dp_hll_rotate(struct dp *dp, __u64 now_ns);
 
+enum dp_counter_map {
+	DP_VIP_COUNTERS,     /* vip_stats, indexed by VIP id */
+	DP_BACKEND_COUNTERS, /* backend_stats, indexed by backend id */
+};
+/* Counters of ids [0, n) of one per-CPU array, per-CPU values summed into
+ * out[0..n), read with batched lookups (one syscall per DP_COUNTER_BATCH ids,
+ * where one lookup per id would cost n syscalls). */
+#define DP_COUNTER_BATCH 4096
+int dp_counters_range(const struct dp *dp, enum dp_counter_map which, __u32 n,
+		      struct xdplb_counters *out);
+
+/* The flow tables.  All reading of flow entries goes through
+ * dp_flows_walk() (dataplane.c) and its callers in stats.c, so a change of
+ * the flow key or value layout is adapted in these two places. */
+enum dp_flow_table {
+	DP_FLOWS_ESTABLISHED = 0, /* `flows4` and `flows6` */
+	DP_FLOWS_HALF_OPEN,	  /* `flows4_new` and `flows6_new` */
+	DP_FLOW_TABLES,
+};
+struct dp_flow;
+typedef int (*dp_flow_fn)(void *ctx, enum dp_flow_table t, const struct dp_flow *f);
+/* A walk over one table that can be resumed later (the cursor is a hash
+ * bucket: entries added or removed between steps may be missed or seen
+ * twice, so counts taken this way are approximate under churn). */
+struct dp_flow_walk {
+	enum dp_flow_table table;
+	int family; /* 0: the IPv4 map, then 1: the IPv6 map */
+	__u32 cursor;
+	bool started, done;
+};
+#define DP_FLOW_BATCH 4096
+#define DP_FLOW_MIN_BATCH 256 /* a batch holds whole hash buckets */
+__u32 dp_flows_capacity(const struct dp *dp, enum dp_flow_table t);
+/* One step: read batches of max entries (DP_FLOW_MIN_BATCH to
+ * DP_FLOW_BATCH) until about `max` entries were read or the table ends
+ * (w->done).  fn may be NULL
+ * (count only); a negative return of fn (-errno) stops the walk and is
+ * returned.  Returns the number of entries read in this step, or -errno. */
+long dp_flows_walk(const struct dp *dp, struct dp_flow_walk *w, __u32 max, dp_flow_fn fn,
+		   void *ctx);
+/* Every flow of table t, read in batches (the table is not locked). */
+int dp_flows_for_each(const struct dp *dp, enum dp_flow_table t, dp_flow_fn fn, void *ctx);
+
 /* A flow as user space sees it: the 5-tuple of either family's table. */
 struct dp_flow {
 	__u8 family; /* enum xdplb_family */
@@ -101,10 +144,5 @@ struct dp_flow {
 /* Look a flow (family, proto, addresses, ports of *f) up in the established,
  * then the half-open table.  Returns 1 and fills f->v, f->established if found. */
 int dp_flow_lookup(const struct dp *dp, struct dp_flow *f);
-/* Every established flow (IPv4, then IPv6), then with `half_open` the
- * half-open ones, read in batches (the tables are not locked).  Stops at
- * and returns fn's first nonzero result. */
-int dp_flows_for_each(const struct dp *dp, bool half_open,
-		      int (*fn)(void *ctx, const struct dp_flow *f), void *ctx);
 
 #endif /* XDPLB_DATAPLANE_H */

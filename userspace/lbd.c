@@ -20,6 +20,7 @@
 #include <linux/magic.h>
 
 #include "ctl.h"
+#include "http.h"
 #include "lbd.h"
 
 #define LBD_SEED 0x786c6231u /* flow hash seed: the same on every LB node */
@@ -30,7 +31,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: lbd --iface IF [--xdp-mode auto|native|generic] [--socket PATH]\n"
-		"           [--state PATH] [--pin DIR] [--metrics ADDR:PORT] [--flows N] [-v]\n"
+		"           [--state PATH] [--pin DIR] [--metrics ADDR:PORT|none] [--flows N] [-v]\n"
 		"       lbd --iface IF [--pin DIR] --detach\n"
 		"defaults: socket /run/xdplb/lbd.sock, state /var/lib/xdplb/state,\n"
 		"          pin /sys/fs/bpf/xdplb, metrics 127.0.0.1:9469, flows 1048576\n");
@@ -46,6 +47,8 @@ static int parse_opts(int argc, char **argv, struct lbd_opts *o, bool *detach)
 		{ "verbose", no_argument, 0, 'v' },	 { "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 }
 	};
+	struct sockaddr_storage ss;
+	char err[256];
 	int c;
 
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
@@ -54,7 +57,11 @@ static int parse_opts(int argc, char **argv, struct lbd_opts *o, bool *detach)
 		case 's': o->socket_path = optarg; break;
 		case 'S': o->state_path = optarg; break;
 		case 'p': o->pin_root = optarg; break;
-		case 'M': o->metrics = optarg; break;
+		case 'M':
+			o->metrics = optarg;
+			if (strcmp(optarg, "none") && http_parse_listen(optarg, &ss, err, sizeof(err)))
+				return fprintf(stderr, "lbd: --metrics: %s\n", err), -1;
+			break;
 		case 'd': *detach = true; break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); exit(0);
@@ -251,8 +258,13 @@ static int start(struct lbd *d)
 	char err[512];
 
 	d->resolve_all = true;
-	if (lbd_rt_init(d) || !(d->loop = loop_new()))
+	if (lbd_rt_init(d) || mon_init(d) || !(d->loop = loop_new()))
 		return fprintf(stderr, "lbd: out of memory\n"), -1;
+	/* the metrics port first: if it is taken, nothing else has changed */
+	if (mon_start(d, strcmp(d->o.metrics, "none") ? d->o.metrics : NULL, err, sizeof(err)))
+		return fprintf(stderr, "lbd: %s\n", err), -1;
+	if (d->mon.http)
+		lbd_log("metrics on http://%s/metrics (port %u)", d->o.metrics, mon_port(d));
 	if (load_state(d) || open_datapath(d))
 		return -1;
 	d->neigh = neigh_open(d->loop, neigh_changed, d, err, sizeof(err));
@@ -275,6 +287,7 @@ static int start(struct lbd *d)
 
 static void stop(struct lbd *d)
 {
+	mon_stop(d);
 	ctl_close(d->ctl);
 	lbd_rt_free(d);
 	neigh_close(d->neigh);
@@ -283,6 +296,7 @@ static void stop(struct lbd *d)
 	if (d->dp.skel)
 		dp_close(&d->dp);
 	model_free(&d->model);
+	mon_free(d);
 	loop_free(d->loop);
 }
 

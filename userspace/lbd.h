@@ -12,6 +12,7 @@
 #include "dataplane.h"
 #include "health.h"
 #include "loop.h"
+#include "metrics.h"
 #include "neigh.h"
 #include "strbuf.h"
 
@@ -79,6 +80,7 @@ struct lbd {
 	bool adopting;          /* first sync after adopting a pinned datapath */
 	bool resolve_all;       /* neighbours or routes changed: ask netlink for every backend */
 	__u64 ring_rebuilds, ctl_ops, ctl_errors;
+	struct lbd_mon mon;     /* rates, flow counts, /metrics (metrics.h) */
 	volatile sig_atomic_t stop;
 };
 
@@ -106,5 +108,7 @@ double lbd_vip_unique_clients(const struct lbd *d, const struct xdplb_vip *v);
 int lbd_hll_start(struct lbd *d);
 int lbd_stats(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
 int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
+/* One snapshot for `lbctl top`: VIPs and their backends by packet rate. */
+int lbd_top(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
 
 #endif /* XDPLB_LBD_H */

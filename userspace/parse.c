@@ -215,6 +215,27 @@ static const struct cmd_opt weight_opts[] = {
     {NULL, NULL, NULL},
 };
 
+static int opt_top_interval(struct parser *p, struct xdplb_cmd *c, const char *kw)
+{
+	if (opt_duration(p, kw, &c->top_interval_ms))
+		return -1;
+	if (c->top_interval_ms < CMD_TOP_MIN_INTERVAL_MS ||
+	    c->top_interval_ms > CMD_TOP_MAX_INTERVAL_MS)
+		return cfg_error(p->err, p->errlen, "\"interval\" must be 100ms to 1h");
+	return 0;
+}
+
+static int opt_top_count(struct parser *p, struct xdplb_cmd *c, const char *kw)
+{
+	return opt_number(p, kw, 1, CMD_TOP_MAX_COUNT, &c->top_count);
+}
+
+static const struct cmd_opt live_opts[] = {
+    {"interval", "DURATION", opt_top_interval},
+    {"count", "N", opt_top_count},
+    {NULL, NULL, NULL},
+};
+
 static const struct cmd_opt top_opts[] = {
     {"top", "N", opt_top},
     {NULL, NULL, NULL},
@@ -335,6 +356,14 @@ static int parse_flows(struct parser *p, struct xdplb_cmd *c)
 	return parse_opts(p, c, top_opts, NULL);
 }
 
+static int parse_top(struct parser *p, struct xdplb_cmd *c)
+{
+	c->top_interval_ms = CMD_TOP_INTERVAL_MS;
+	if (p->i < p->argc && find_opt(live_opts, p->argv[p->i]) < 0 && need_vip(p, c))
+		return -1;
+	return parse_opts(p, c, live_opts, NULL);
+}
+
 static int parse_flow_lookup(struct parser *p, struct xdplb_cmd *c)
 {
 	char vs[XDPLB_VIP_STRLEN];
@@ -398,6 +427,12 @@ static const struct cmd_verb flows_verbs[] = {
     {0},
 };
 
+static const struct cmd_verb top_verbs[] = {
+    {NULL, CMD_TOP, parse_top, "[VIP]", live_opts,
+     "live view of VIPs and backends by rate (q or Ctrl-C quits; -j: JSON lines)"},
+    {0},
+};
+
 static const struct cmd_verb flow_verbs[] = {
     {"lookup", CMD_FLOW_LOOKUP, parse_flow_lookup, "VIP CLIENT_ADDR:PORT", NULL,
      "the backend a flow goes to (IPv6 client as [ADDR]:PORT)"},
@@ -425,6 +460,7 @@ static const struct cmd_object objects[] = {
     {"backend", backend_verbs, "the servers behind a VIP"},
     {"stats", stats_verbs, "counters"},
     {"flows", flows_verbs, "the flow table"},
+    {"top", top_verbs, "live rates"},
     {"flow", flow_verbs, "one flow"},
     {"save", save_verbs, "the configuration as text"},
     {"restore", restore_verbs, "configuration from text"},

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-/* stats.c - `lbctl stats` and `lbctl flows`: per-CPU counters summed in
- * user space, flows read from the established table in batches. */
+/* stats.c - `lbctl stats`, `lbctl top` and `lbctl flows`: per-CPU
+ * counters summed in user space, rates from lbd's sampler (metrics.h),
+ * flows read from both flow tables in batches.
+ *
+ * The flow entries' layout is read here (flow_keep, flow_print) and in
+ * dp_flows_walk() only. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -59,45 +63,145 @@ int lbd_hll_start(struct lbd *d)
 	return err;
 }
 
-static void stats_vip(struct lbd *d, const struct xdplb_vip *v, bool json, struct strbuf *out)
+/* The HyperLogLog estimate of distinct client addresses of a VIP (be_id ==
+ * XDPLB_NO_BACKEND) over the last one to two epochs (xdplb.h).  False when
+ * there is no sketch (backends; VIP ids >= XDPLB_HLL_VIPS): `lbctl stats`
+ * shows "-" and JSON null. */
+static bool unique_clients(const struct lbd *d, __u32 vip_id, __u32 be_id, __u64 *n)
 {
-	char vs[XDPLB_VIP_STRLEN], a[XDPLB_ADDR_STRLEN];
-	struct xdplb_counters c = { 0 };
+	struct hll_regs r;
+
+	if (be_id != XDPLB_NO_BACKEND || dp_vip_hll(&d->dp, vip_id, &r))
+		return false; /* sketches are per VIP only */
+	*n = (__u64)(hll_estimate(&r) + 0.5);
+	return true;
+}
+
+/* 1234567 -> "1.2M": rates in a column of 7 characters. */
+static const char *si(double v, char *buf, size_t len)
+{
+	static const char unit[] = " kMGTP";
+	int u = 0;
+
+	while (v >= 999.95 && u < 5) {
+		v /= 1000;
+		u++;
+	}
+	if (!u)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "%.1f%c", v, unit[u]);
+	return buf;
+}
+
+/* One row: a VIP (b NULL) or one of its backends. */
+struct stat_row {
+	const struct xdplb_vip *v;
+	const struct xdplb_backend *b;
+	struct xdplb_counters c;
+	struct mon_rate r;
+};
+
+static void row_fill(struct lbd *d, struct stat_row *row, const struct xdplb_vip *v,
+		     const struct xdplb_backend *b)
+{
+	static const struct mon_rate zero;
+	const struct lbd_mon *m = &d->mon;
+	__u32 id = b ? b->id : v->id;
+
+	row->v = v;
+	row->b = b;
+	row->c = b ? m->be_cur[id] : m->vip_cur[id];
+	row->r = b ? (id < m->n_be_prev ? m->be_rate[id] : zero)
+		   : (id < m->n_vip_prev ? m->vip_rate[id] : zero);
+}
+
+#define ROW_HEAD "%-32s %-10s %7s %7s %12s %14s %10s %8s\n"
+
+static void row_text(struct lbd *d, const struct stat_row *row, struct strbuf *out)
+{
+	char name[XDPLB_VIP_STRLEN + 2], pps[16], bps[16], uc[24] = "-";
+	__u64 n;
+
+	if (row->b) {
+		name[0] = name[1] = ' ';
+		addr_format(&row->b->addr, row->b->family, name + 2, sizeof(name) - 2);
+	} else {
+		vip_format(&row->v->key, name, sizeof(name));
+	}
+	if (unique_clients(d, row->v->id, row->b ? row->b->id : XDPLB_NO_BACKEND, &n))
+		snprintf(uc, sizeof(uc), "%llu", (unsigned long long)n);
+	sb_printf(out, "%-32s %-10s %7s %7s %12llu %14llu %10llu %8s\n", name,
+		  row->b ? be_state(d, row->b) : "", si(row->r.pps, pps, sizeof(pps)),
+		  si(row->r.bps, bps, sizeof(bps)), (unsigned long long)row->c.packets,
+		  (unsigned long long)row->c.bytes, (unsigned long long)row->c.new_flows, uc);
+}
+
+static void row_json(struct lbd *d, const struct stat_row *row, struct strbuf *out)
+{
+	char s[XDPLB_VIP_STRLEN];
+	__u64 n;
+
+	if (row->b)
+		sb_printf(out, "{\"backend\":\"%s\",\"state\":\"%s\",\"healthy\":%s,\"weight\":%u,",
+			  addr_format(&row->b->addr, row->b->family, s, sizeof(s)),
+			  be_state(d, row->b), d->be[row->b->id].up ? "true" : "false",
+			  row->b->weight);
+	else
+		sb_printf(out, "{\"vip\":\"%s\",", vip_format(&row->v->key, s, sizeof(s)));
+	sb_printf(out, "\"packets\":%llu,\"bytes\":%llu,\"new_flows\":%llu,\"pps\":%.1f,"
+		  "\"bps\":%.1f,\"unique_clients\":", (unsigned long long)row->c.packets,
+		  (unsigned long long)row->c.bytes, (unsigned long long)row->c.new_flows,
+		  row->r.pps, row->r.bps);
+	if (unique_clients(d, row->v->id, row->b ? row->b->id : XDPLB_NO_BACKEND, &n))
+		sb_printf(out, "%llu", (unsigned long long)n);
+	else
+		sb_printf(out, "null");
+	if (row->b)
+		sb_printf(out, "}");
+}
+
+static int by_rate(const void *a, const void *b)
+{
+	const struct stat_row *x = a, *y = b;
+
+	if (x->r.pps != y->r.pps)
+		return x->r.pps < y->r.pps ? 1 : -1;
+	return x->r.bps < y->r.bps ? 1 : x->r.bps > y->r.bps ? -1 : 0;
+}
+
+/* One VIP and its backends (sorted by rate when `sorted`). */
+static int vip_rows(struct lbd *d, const struct xdplb_vip *v, bool json, bool sorted,
+		    struct strbuf *out)
+{
+	struct stat_row vr, *br = calloc(v->n_backends + 1, sizeof(*br));
 	__u32 i;
 
-	double uniq = lbd_vip_unique_clients(d, v);
-	char us[32] = "-";
-
-	lbd_vip_counters(d, v, &c);
-	vip_format(&v->key, vs, sizeof(vs));
-	if (uniq >= 0)
-		snprintf(us, sizeof(us), "%.0f", uniq);
-	if (json)
-		sb_printf(out, "{\"vip\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"new_flows\":%llu,"
-			  "\"unique_clients\":%s,\"backends\":[", vs, (unsigned long long)c.packets,
-			  (unsigned long long)c.bytes, (unsigned long long)c.new_flows,
-			  uniq >= 0 ? us : "null");
-	else
-		sb_printf(out, "%-28s packets %-12llu bytes %-14llu new flows %-10llu unique clients %s\n",
-			  vs, (unsigned long long)c.packets, (unsigned long long)c.bytes,
-			  (unsigned long long)c.new_flows, us);
+	if (!br)
+		return -ENOMEM;
+	row_fill(d, &vr, v, NULL);
+	for (i = 0; i < v->n_backends; i++)
+		row_fill(d, &br[i], v, &v->backends[i]);
+	if (sorted)
+		qsort(br, v->n_backends, sizeof(*br), by_rate);
+	if (json) {
+		row_json(d, &vr, out);
+		sb_printf(out, ",\"backends\":[");
+	} else {
+		row_text(d, &vr, out);
+	}
 	for (i = 0; i < v->n_backends; i++) {
-		const struct xdplb_backend *b = &v->backends[i];
-
-		dp_backend_counters(&d->dp, b->id, &c);
-		addr_format(&b->addr, b->family, a, sizeof(a));
+		if (json && i)
+			sb_append(out, ",", 1);
 		if (json)
-			sb_printf(out, "%s{\"backend\":\"%s\",\"state\":\"%s\",\"packets\":%llu,"
-				  "\"bytes\":%llu,\"new_flows\":%llu}", i ? "," : "", a,
-				  be_state(d, b), (unsigned long long)c.packets,
-				  (unsigned long long)c.bytes, (unsigned long long)c.new_flows);
+			row_json(d, &br[i], out);
 		else
-			sb_printf(out, "  %-26s packets %-12llu bytes %-14llu new flows %-10llu %s\n",
-				  a, (unsigned long long)c.packets, (unsigned long long)c.bytes,
-				  (unsigned long long)c.new_flows, be_state(d, b));
+			row_text(d, &br[i], out);
 	}
 	if (json)
 		sb_printf(out, "]}");
+	free(br);
+	return 0;
 }
 
 static void stats_global(struct lbd *d, bool json, struct strbuf *out)
@@ -114,46 +218,149 @@ static void stats_global(struct lbd *d, bool json, struct strbuf *out)
 	sb_printf(out, json ? "}" : "\n");
 }
 
-int lbd_stats(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out)
+/* The VIPs to show, in model order or by rate. */
+static int vip_list(struct lbd *d, const struct xdplb_cmd *c, bool sorted,
+		    const struct xdplb_vip ***list, __u32 *n, struct strbuf *out)
 {
 	char vs[XDPLB_VIP_STRLEN];
-	__u32 i, n = 0;
+	struct stat_row *rows;
+	__u32 i, nv, nb;
+	int err;
 
+	*n = 0;
 	if (c->has_vip && !model_find_vip(&d->model, &c->vip)) {
 		sb_printf(out, "no VIP %s", vip_format(&c->vip, vs, sizeof(vs)));
 		return -1;
 	}
-	if (json)
-		sb_printf(out, "{\"vips\":[");
-	for (i = 0; i < d->model.n_vips; i++) {
-		if (c->has_vip && vip_key_cmp(&d->model.vips[i].key, &c->vip))
-			continue;
-		if (json && n++)
-			sb_append(out, ",", 1);
-		stats_vip(d, &d->model.vips[i], json, out);
+	err = mon_read_counters(d, &nv, &nb);
+	if (err) {
+		sb_printf(out, "cannot read the counters: %s", strerror(-err));
+		return -1;
 	}
+	rows = calloc(d->model.n_vips + 1, sizeof(*rows));
+	*list = calloc(d->model.n_vips + 1, sizeof(**list));
+	if (!rows || !*list) {
+		free(rows);
+		sb_printf(out, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < d->model.n_vips; i++)
+		if (!c->has_vip || !vip_key_cmp(&d->model.vips[i].key, &c->vip))
+			row_fill(d, &rows[(*n)++], &d->model.vips[i], NULL);
+	if (sorted)
+		qsort(rows, *n, sizeof(*rows), by_rate);
+	for (i = 0; i < *n; i++)
+		(*list)[i] = rows[i].v;
+	free(rows);
+	return 0;
+}
+
+static int stats_out(struct lbd *d, const struct xdplb_cmd *c, bool json, bool sorted,
+		     struct strbuf *out)
+{
+	const struct xdplb_vip **list = NULL;
+	__u32 i, n;
+	int err = vip_list(d, c, sorted, &list, &n, out);
+
+	if (err)
+		return err;
 	if (json)
-		sb_printf(out, "],");
-	if (!c->has_vip || json)
+		sb_printf(out, "{\"interval_ms\":%u,\"vips\":[", MON_SAMPLE_MS);
+	else
+		sb_printf(out, ROW_HEAD, "VIP / BACKEND", "STATE", "PPS", "BIT/S", "PACKETS",
+			  "BYTES", "NEW_FLOWS", "CLIENTS");
+	for (i = 0; i < n && !err; i++) {
+		if (json && i)
+			sb_append(out, ",", 1);
+		err = vip_rows(d, list[i], json, sorted, out);
+	}
+	free(list);
+	if (err) {
+		sb_reset(out);
+		sb_printf(out, "out of memory");
+		return -1;
+	}
+	/* top shows rates only; stats adds the datapath's global counters */
+	if (json)
+		sb_printf(out, sorted ? "]" : "],");
+	if (!sorted && (!c->has_vip || json))
 		stats_global(d, json, out);
 	if (json)
 		sb_printf(out, "}\n");
 	return 0;
 }
 
+int lbd_stats(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out)
+{
+	return stats_out(d, c, json, false, out);
+}
+
+int lbd_top(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out)
+{
+	return stats_out(d, c, json, true, out);
+}
+
+/* ---- flows ---- */
+
+/* A listed flow is a struct dp_flow: its table is f->established. */
+/* All flows (keep == 0), or the `keep` with the most bytes in a min-heap
+ * (memory bounded by N whatever the table size). */
 struct flow_set {
 	const struct xdplb_vip *only;
 	struct dp_flow *rows;
-	size_t n, cap;
+	size_t n, cap, keep;
+	__u64 total[DP_FLOW_TABLES];
 };
 
-static int flow_collect(void *ctx, const struct dp_flow *f)
+static bool less(const struct dp_flow *a, const struct dp_flow *b)
+{
+	return a->v.bytes < b->v.bytes;
+}
+
+static void heap_down(struct dp_flow *h, size_t n, size_t i)
+{
+	struct dp_flow t;
+	size_t c;
+
+	while ((c = 2 * i + 1) < n) {
+		if (c + 1 < n && less(&h[c + 1], &h[c]))
+			c++;
+		if (!less(&h[c], &h[i]))
+			break;
+		t = h[i];
+		h[i] = h[c];
+		h[c] = t;
+		i = c;
+	}
+}
+
+static void heap_up(struct dp_flow *h, size_t i)
+{
+	struct dp_flow t;
+
+	while (i && less(&h[i], &h[(i - 1) / 2])) {
+		t = h[i];
+		h[i] = h[(i - 1) / 2];
+		h[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+static int flow_keep(void *ctx, enum dp_flow_table t, const struct dp_flow *f)
 {
 	struct flow_set *s = ctx;
-	struct dp_flow *r;
+	struct dp_flow row = *f, *r;
 
 	if (s->only && f->v.vip_id != s->only->id)
 		return 0;
+	s->total[t]++;
+	if (s->keep && s->n == s->keep) {
+		if (!less(&s->rows[0], &row))
+			return 0;
+		s->rows[0] = row;
+		heap_down(s->rows, s->n, 0);
+		return 0;
+	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 1024;
 
@@ -163,7 +370,9 @@ static int flow_collect(void *ctx, const struct dp_flow *f)
 		s->rows = r;
 		s->cap = cap;
 	}
-	s->rows[s->n++] = *f;
+	s->rows[s->n++] = row;
+	if (s->keep)
+		heap_up(s->rows, s->n - 1);
 	return 0;
 }
 
@@ -173,6 +382,8 @@ static int by_bytes(const void *a, const void *b)
 
 	return x->v.bytes < y->v.bytes ? 1 : x->v.bytes > y->v.bytes ? -1 : 0;
 }
+
+static const char *const table_name[DP_FLOW_TABLES] = { "established", "half_open" };
 
 /* One flow's line: VIP from an id-indexed table built once per listing,
  * backend address from the run-time state (both O(1) per flow). */
@@ -186,32 +397,34 @@ static void flow_print(const struct lbd *d, const struct xdplb_vip *const *by_id
 	char vs[XDPLB_VIP_STRLEN] = "?", cs[XDPLB_ADDR_STRLEN] = "?", bs[XDPLB_ADDR_STRLEN] = "?";
 	double idle = r->v.last_ns && now > r->v.last_ns ? (double)(now - r->v.last_ns) / 1e9 : 0;
 
-	if (v) {
+	if (v)
 		vip_format(&v->key, vs, sizeof(vs));
-	}
 	addr_format(&r->src, r->family, cs, sizeof(cs));
 	if (b && b->used && b->vip_id == r->v.vip_id)
 		addr_format(&b->addr, b->family, bs, sizeof(bs));
 	if (json)
 		sb_printf(out, "%s{\"client\":\"%s\",\"port\":%u,\"vip\":\"%s\",\"dport\":%u,"
-			  "\"backend\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"idle_s\":%.1f}",
+			  "\"backend\":\"%s\",\"table\":\"%s\",\"packets\":%llu,\"bytes\":%llu,"
+			  "\"idle_s\":%.1f}",
 			  comma ? "," : "", cs, ntohs(r->sport), vs, ntohs(r->dport), bs,
-			  (unsigned long long)r->v.packets, (unsigned long long)r->v.bytes, idle);
-	else
-		sb_printf(out, "%-40s %-6u %-28s %-40s %-10llu %-12llu %.1f\n", cs,
-			  ntohs(r->sport), vs, bs, (unsigned long long)r->v.packets,
+			  table_name[r->established ? DP_FLOWS_ESTABLISHED : DP_FLOWS_HALF_OPEN], (unsigned long long)r->v.packets,
 			  (unsigned long long)r->v.bytes, idle);
+	else
+		sb_printf(out, "%-40s %-6u %-28s %-40s %-11s %-10llu %-12llu %.1f\n", cs,
+			  ntohs(r->sport), vs, bs,
+			  r->established ? "established" : "half-open",
+			  (unsigned long long)r->v.packets, (unsigned long long)r->v.bytes, idle);
 }
 
 int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out)
 {
 	const struct xdplb_vip **by_id = calloc(XDPLB_MAX_VIPS, sizeof(*by_id));
-	struct flow_set s = { 0 };
+	struct flow_set s = { .keep = c->top };
 	struct timespec ts;
 	char vs[XDPLB_VIP_STRLEN];
-	size_t i, n;
+	size_t i;
 	__u64 now;
-	int err;
+	int err = 0, t;
 
 	if (!by_id) {
 		sb_printf(out, "out of memory");
@@ -224,7 +437,8 @@ int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf
 		sb_printf(out, "no VIP %s", vip_format(&c->vip, vs, sizeof(vs)));
 		return -1;
 	}
-	err = dp_flows_for_each(&d->dp, false, flow_collect, &s);
+	for (t = 0; t < DP_FLOW_TABLES && !err; t++)
+		err = dp_flows_for_each(&d->dp, (enum dp_flow_table)t, flow_keep, &s);
 	if (err) {
 		free(by_id);
 		free(s.rows);
@@ -232,15 +446,16 @@ int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf
 		return -1;
 	}
 	qsort(s.rows, s.n, sizeof(*s.rows), by_bytes);
-	n = c->top && c->top < s.n ? c->top : s.n;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* bpf_ktime_get_coarse_ns()'s clock */
 	now = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 	if (json)
-		sb_printf(out, "{\"total\":%zu,\"flows\":[", s.n);
+		sb_printf(out, "{\"total\":%llu,\"established\":%llu,\"half_open\":%llu,\"flows\":[",
+			  (unsigned long long)(s.total[0] + s.total[1]),
+			  (unsigned long long)s.total[0], (unsigned long long)s.total[1]);
 	else
-		sb_printf(out, "%-40s %-6s %-28s %-40s %-10s %-12s %s\n", "CLIENT", "PORT", "VIP",
-			  "BACKEND", "PACKETS", "BYTES", "IDLE_S");
-	for (i = 0; i < n; i++)
+		sb_printf(out, "%-40s %-6s %-28s %-40s %-11s %-10s %-12s %s\n", "CLIENT", "PORT",
+			  "VIP", "BACKEND", "TABLE", "PACKETS", "BYTES", "IDLE_S");
+	for (i = 0; i < s.n; i++)
 		flow_print(d, by_id, &s.rows[i], now, json, i > 0, out);
 	if (json)
 		sb_printf(out, "]}\n");

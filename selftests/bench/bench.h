@@ -10,5 +10,6 @@
 
 void bench_maglev(void);
 void bench_datapath(void);
+void bench_metrics(void);
 
 #endif /* XDPLB_BENCH_H */

@@ -13,6 +13,7 @@ struct bench_part {
 static const struct bench_part parts[] = {
 	{ "maglev", bench_maglev },
 	{ "datapath", bench_datapath },
+	{ "metrics", bench_metrics },
 };
 
 #define N_PARTS (sizeof(parts) / sizeof(parts[0]))

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0
+/* bench_metrics.c - what a /metrics scrape costs lbd's loop with 512 VIPs x
+ * 16 backends, against references measured in the same run (`vip show`
+ * over the same model, and one map lookup per id, the plain way to read the
+ * counters); and what counting a full 1M-entry flow table costs, whole and
+ * per step of the background count. */
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bench.h"
+#include "http.h"
+#include "lbd.h"
+#include "xdplb.skel.h"
+
+#define N_VIPS 512
+#define N_BE_PER_VIP 16
+#define RUNS 9
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int apply(struct lbd *d, const char *line)
+{
+	char buf[128], *argv[CMD_MAX_WORDS], err[256];
+	static struct xdplb_cmd c;
+	int argc;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	memset(&c, 0, sizeof(c));
+	if (cmd_split_line(buf, argv, &argc, err, sizeof(err)) ||
+	    cmd_parse(argc, argv, &c, err, sizeof(err)) ||
+	    model_apply(&d->model, &c, err, sizeof(err))) {
+		fprintf(stderr, "bench: %s: %s\n", line, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Counters with realistic digit counts in every per-CPU slot of ids [0, n). */
+static int fill_counters(struct bpf_map *m, __u32 n)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	struct xdplb_counters *v = calloc((size_t)ncpu, sizeof(*v));
+	__u32 id;
+	int err = v ? 0 : -1;
+
+	for (id = 0; id < n && !err; id++) {
+		for (c = 0; c < ncpu; c++)
+			v[c] = (struct xdplb_counters){ 123456789ull + id, 98765432100ull + id,
+							 1234567ull + id };
+		err = bpf_map_update_elem(bpf_map__fd(m), &id, v, BPF_ANY);
+	}
+	free(v);
+	return err;
+}
+
+static int setup(struct lbd *d)
+{
+	struct dp_opts o = { .flows = 4096 };
+	char line[128];
+	__u32 i, j, k;
+
+	model_init(&d->model);
+	if (lbd_rt_init(d) || mon_init(d) || dp_open(&d->dp, &o))
+		return -1;
+	for (i = 0; i < N_VIPS; i++) {
+		snprintf(line, sizeof(line), "vip add 10.1.%u.%u:80/tcp", i / 250, i % 250 + 1);
+		if (apply(d, line))
+			return -1;
+		for (j = 0; j < N_BE_PER_VIP; j++) {
+			snprintf(line, sizeof(line), "backend add 10.1.%u.%u:80/tcp 10.2.%u.%u",
+				 i / 250, i % 250 + 1, (i * N_BE_PER_VIP + j) / 250,
+				 (i * N_BE_PER_VIP + j) % 250 + 1);
+			if (apply(d, line))
+				return -1;
+		}
+	}
+	for (i = 0; i < d->model.n_vips; i++)
+		for (j = 0; j < d->model.vips[i].n_backends; j++) {
+			k = d->model.vips[i].backends[j].id;
+			d->be[k].used = d->be[k].up = d->be[k].resolved = true;
+			d->be[k].changed_ms = loop_now_ms();
+		}
+	return fill_counters(d->dp.skel->maps.vip_stats, N_VIPS) ||
+	       fill_counters(d->dp.skel->maps.backend_stats, N_VIPS * N_BE_PER_VIP);
+}
+
+enum part { P_SCRAPE, P_SCRAPE_GZ, P_READ_BATCHED, P_STATS, P_REF_SHOW, P_REF_LOOKUPS, P_MAX };
+
+static size_t page_len, gz_len;
+
+static int run_part(struct lbd *d, enum part p)
+{
+	struct xdplb_counters c;
+	struct strbuf out;
+	char req[32];
+	void *gz = NULL;
+	__u32 nv, nb, i;
+	int err = 0;
+
+	sb_init(&out, 0);
+	switch (p) {
+	case P_SCRAPE:
+	case P_SCRAPE_GZ:
+		err = metrics_render(d, &out);
+		page_len = out.len;
+		if (!err && p == P_SCRAPE_GZ)
+			err = http_gzip(out.buf, out.len, &gz, &gz_len);
+		free(gz);
+		break;
+	case P_READ_BATCHED:
+		err = mon_read_counters(d, &nv, &nb);
+		break;
+	case P_STATS:
+	case P_REF_SHOW:
+		snprintf(req, sizeof(req), "%s", p == P_STATS ? "stats" : "vip show");
+		err = lbd_handle(d, req, strlen(req), &out);
+		break;
+	case P_REF_LOOKUPS: /* one lookup per id, as lbctl stats read them before */
+		for (i = 0; i < d->model.n_vips && !err; i++) {
+			const struct xdplb_vip *v = &d->model.vips[i];
+			__u32 j;
+
+			err = dp_vip_counters(&d->dp, v->id, NULL, 0, &c);
+			for (j = 0; j < v->n_backends && !err; j++)
+				err = dp_backend_counters(&d->dp, v->backends[j].id, &c);
+		}
+		break;
+	default:
+		break;
+	}
+	sb_free(&out);
+	return err;
+}
+
+static __u64 median(struct lbd *d, enum part p)
+{
+	__u64 t[RUNS], t0;
+	int i;
+
+	if (run_part(d, p))
+		return 0;
+	for (i = 0; i < RUNS; i++) {
+		t0 = now_ns();
+		run_part(d, p);
+		t[i] = now_ns() - t0;
+	}
+	qsort(t, RUNS, sizeof(t[0]), cmp_u64);
+	return t[RUNS / 2];
+}
+
+static void bench_scrape(void)
+{
+	static const char *const name[P_MAX] = {
+		[P_SCRAPE] = "scrape: /metrics page", [P_SCRAPE_GZ] = "scrape: page + gzip",
+		[P_READ_BATCHED] = "counters read, batched", [P_STATS] = "lbctl stats (text)",
+		[P_REF_SHOW] = "ref: lbctl vip show", [P_REF_LOOKUPS] = "ref: one lookup per id",
+	};
+	static struct lbd d;
+	__u64 t[P_MAX];
+	int p;
+
+	if (setup(&d)) {
+		printf("metrics: setup failed\n");
+		goto out;
+	}
+	for (p = 0; p < P_MAX; p++)
+		t[p] = median(&d, (enum part)p);
+	printf("\n/metrics scrape, %u VIPs x %u backends (%u series per backend family), "
+	       "median of %d, one core\n",
+	       N_VIPS, N_BE_PER_VIP, N_VIPS * N_BE_PER_VIP, RUNS);
+	printf("page %zu bytes, gzip %zu bytes\n", page_len, gz_len);
+	printf("| what | ms | x vip show | x one lookup per id |\n| --- | ---: | ---: | ---: |\n");
+	for (p = 0; p < P_MAX; p++)
+		printf("| %s | %.2f | %.2f | %.2f |\n", name[p], (double)t[p] / 1e6,
+		       t[P_REF_SHOW] ? (double)t[p] / (double)t[P_REF_SHOW] : 0,
+		       t[P_REF_LOOKUPS] ? (double)t[p] / (double)t[P_REF_LOOKUPS] : 0);
+out:
+	lbd_rt_free(&d);
+	mon_free(&d);
+	if (d.dp.skel)
+		dp_close(&d.dp);
+	model_free(&d.model);
+}
+
+/* Fill the established IPv4 table with n entries of raw bytes (the layout does
+ * not matter for counting), from every CPU in turn: the LRU lists are per
+ * CPU, each holds 1/ncpu of the table. */
+static long fill_flows(struct dp *dp, __u32 n)
+{
+	struct bpf_map *m = dp->skel->maps.flows4;
+	__u32 ks = bpf_map__key_size(m), vs = bpf_map__value_size(m), batch = 4096, i, cnt;
+	int ncpu = libbpf_num_possible_cpus(), c;
+	char *keys = calloc(batch, ks), *vals = calloc(batch, vs);
+	__u64 next = 1;
+	cpu_set_t set;
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+	if (!keys || !vals || ks < 8)
+		return -1;
+	for (c = 0; c < ncpu; c++) {
+		CPU_ZERO(&set);
+		CPU_SET(c, &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			continue;
+		for (i = 0; i < n / (__u32)ncpu; i += batch) {
+			__u32 j;
+
+			for (j = 0; j < batch; j++, next++)
+				memcpy(keys + (size_t)j * ks, &next, 8);
+			cnt = batch;
+			bpf_map_update_batch(bpf_map__fd(m), keys, vals, &cnt, &o);
+		}
+	}
+	CPU_ZERO(&set);
+	for (c = 0; c < ncpu; c++)
+		CPU_SET(c, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	free(keys);
+	free(vals);
+	return 0;
+}
+
+static void bench_flow_count(void)
+{
+	struct dp_opts o = { .flows = XDPLB_DEFAULT_FLOWS };
+	struct dp_flow_walk w = { .table = DP_FLOWS_ESTABLISHED };
+	__u64 t0, t_all, step, step_max = 0, steps = 0, total = 0;
+	struct dp dp;
+	long n;
+
+	if (dp_open(&dp, &o) || fill_flows(&dp, XDPLB_DEFAULT_FLOWS)) {
+		printf("metrics: flow table setup failed\n");
+		return;
+	}
+	t0 = now_ns();
+	while (!w.done) {
+		step = now_ns();
+		n = dp_flows_walk(&dp, &w, MON_COUNT_STEP, NULL, NULL);
+		step = now_ns() - step;
+		if (n < 0)
+			break;
+		total += (__u64)n;
+		steps++;
+		step_max = step > step_max ? step : step_max;
+	}
+	t_all = now_ns() - t0;
+	printf("\nflow table count (capacity %u), batched walk in steps of %u entries\n",
+	       dp_flows_capacity(&dp, DP_FLOWS_ESTABLISHED), MON_COUNT_STEP);
+	printf("| entries | total ms | ns/entry | steps | longest step ms |\n");
+	printf("| ---: | ---: | ---: | ---: | ---: |\n");
+	printf("| %llu | %.1f | %.1f | %llu | %.2f |\n", (unsigned long long)total,
+	       (double)t_all / 1e6, total ? (double)t_all / (double)total : 0,
+	       (unsigned long long)steps, (double)step_max / 1e6);
+	dp_close(&dp);
+}
+
+void bench_metrics(void)
+{
+	bench_scrape();
+	bench_flow_count();
+}
