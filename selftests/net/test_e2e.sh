@@ -445,7 +445,8 @@ test_consistency() {
 	bad=
 	for ((i = 0; i < ${#tags[@]}; i++)); do
 		set -- ${flows[$i]}
-		n=$(lbctl flows | awk -v a="$2" -v p="$3" '$1 == a && $2 == p && $5 > n { n = $5 } END { print n + 0 }')
+		# lbctl flows columns: CLIENT PORT VIP BACKEND TABLE PACKETS BYTES IDLE_S
+		n=$(lbctl flows | awk -v a="$2" -v p="$3" '$1 == a && $2 == p && $6 > n { n = $6 } END { print n + 0 }')
 		[ "$n" -ge 200 ] || bad+="${tags[$i]}:$n "
 	done
 	assert "${m}_consistency_acks_through_lb" "expected >= 200 packets per download flow at the LB, saw $bad" \
