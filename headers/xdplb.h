@@ -258,6 +258,10 @@ _Static_assert(sizeof(union xdplb_addr) == 16, "addr");
 _Static_assert(sizeof(struct xdplb_vip_key) == 20, "vip_key");
 _Static_assert(sizeof(struct xdplb_vip_info) == 32, "vip_info");
 _Static_assert(sizeof(struct xdplb_backend_info) == 48, "backend_info");
+_Static_assert(__builtin_offsetof(struct xdplb_backend_info, mac) % 4 == 0 &&
+		       __builtin_offsetof(struct xdplb_backend_info, src_mac) ==
+			       __builtin_offsetof(struct xdplb_backend_info, mac) + 6,
+	       "mac, src_mac: the Ethernet header's 12 bytes, 4-aligned (encap.h set_macs)");
 _Static_assert(sizeof(struct xdplb_flow4_key) == 16, "flow4_key");
 _Static_assert(sizeof(struct xdplb_flow6_key) == 40, "flow6_key");
 _Static_assert(sizeof(struct xdplb_flow_val) == 40, "flow_val");
