@@ -221,7 +221,7 @@ static __always_inline __u32 clz32(__u32 x)
 }
 
 /* Add the packet's client to its VIP's unique-client sketch. */
-static __always_inline void hll_add(__u32 vip_id, const struct pkt *p)
+static __always_inline void hll_add_addr(__u32 vip_id, const union xdplb_addr *a, __u8 family)
 {
 	__u32 key = vip_id * XDPLB_HLL_EPOCHS + (hll_epoch & 1), h, idx, rank;
 	struct xdplb_hll *s;
@@ -232,7 +232,7 @@ static __always_inline void hll_add(__u32 vip_id, const struct pkt *p)
 	s = bpf_map_lookup_elem(&hll, &key);
 	if (!s)
 		return;
-	h = xdplb_hash_client(&p->src, p->family);
+	h = xdplb_hash_client(a, family);
 	idx = h >> (32 - XDPLB_HLL_P);
 	rank = clz32(h << XDPLB_HLL_P) + 1;
 	if (rank > XDPLB_HLL_MAX_RANK)
@@ -241,6 +241,11 @@ static __always_inline void hll_add(__u32 vip_id, const struct pkt *p)
 	old = idx & 1 ? *b >> 4 : *b & 0xf;
 	if (rank > old)
 		*b = idx & 1 ? (*b & 0x0f) | rank << 4 : (*b & 0xf0) | rank;
+}
+
+static __always_inline void hll_add(__u32 vip_id, const struct pkt *p)
+{
+	hll_add_addr(vip_id, &p->src, p->family);
 }
 
 /* A packet of a known flow: its counters, and its client in this epoch's
@@ -499,6 +504,56 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p, struct
 	return forward(ctx, &q, &k, vi, 1, 0, st);
 }
 
+/* The common case, before any parsed-packet record is built: untagged
+ * IPv4 without options, TCP/UDP, of an established flow of an l2 VIP.
+ * Returns the action, or -1 to take the general path: then *looked says
+ * whether flows4 was already consulted, and *fvp, *bep hold a hit that
+ * needs more than a MAC rewrite (encapsulation), with *p filled. */
+static __always_inline int fast_established4(struct xdp_md *ctx, struct xdplb_stats *st,
+					     struct pkt *p, int *looked,
+					     struct xdplb_flow_val **fvp,
+					     struct xdplb_backend_info **bep)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct iphdr *iph = data + sizeof(struct ethhdr);
+	struct tcphdr *th = (void *)(iph + 1);
+	struct xdplb_backend_info *be;
+	struct xdplb_flow4_key k;
+	struct xdplb_flow_val *fv;
+	__u64 *w = (__u64 *)&k;
+	__u32 len = end - data;
+
+	if (!fast4_ok(data, end) || (void *)(th + 1) > end)
+		return -1;
+	w[0] = *(__u64 *)&iph->saddr;
+	w[1] = flow_key_tail(*(__u32 *)th, iph->protocol);
+	fv = bpf_map_lookup_elem(&flows4, &k);
+	*looked = 1;
+	be = flow_backend(fv);
+	if (!be)
+		return -1;
+	if (be->method != XDPLB_METHOD_L2) {
+		fast4_fill(p, data, end);
+		*fvp = fv;
+		*bep = be;
+		return -1;
+	}
+	count(st, XDPLB_STAT_FLOW_HIT);
+	if (fv->last_ns < hll_epoch_ns) {
+		union xdplb_addr a = { .v4 = iph->saddr };
+
+		hll_add_addr(fv->vip_id, &a, XDPLB_AF_INET);
+	}
+#ifndef XDPLB_NO_FLOW_COUNTERS
+	fv->packets++;
+	fv->bytes += len;
+#endif
+	fv->last_ns = bpf_ktime_get_coarse_ns();
+	set_macs(data, be);
+	count_traffic(fv->backend_id, len);
+	return send_to(be);
+}
+
 static __always_inline int process(struct xdp_md *ctx, struct xdplb_stats *st)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
@@ -507,8 +562,15 @@ static __always_inline int process(struct xdp_md *ctx, struct xdplb_stats *st)
 	struct xdplb_flow_val *fv;
 	union flow_key k;
 	struct pkt p;
-	int ret;
+	int ret, looked = 0;
 
+	fv = NULL;
+	be = NULL;
+	ret = fast_established4(ctx, st, &p, &looked, &fv, &be);
+	if (ret >= 0)
+		return ret;
+	if (be) /* an established flow to encapsulate; p is filled */
+		return send_established(ctx, &p, fv, be, st);
 	if (!parse_fast4(&p, data, end)) {
 		__builtin_memset(&p, 0, sizeof(p));
 		ret = parse_packet(&p, data, end);
@@ -536,7 +598,9 @@ static __always_inline int process(struct xdp_md *ctx, struct xdplb_stats *st)
 	 * would see two maps and the verifier could not inline it. */
 	if (flow_key_make(data, end, &p, &k))
 		return XDP_ABORTED; /* cannot happen: the headers were parsed */
-	if (p.family == XDPLB_AF_INET) {
+	if (looked) {
+		/* flows4 answered already: a miss */
+	} else if (p.family == XDPLB_AF_INET) {
 		fv = bpf_map_lookup_elem(&flows4, &k.v4);
 		if ((be = flow_backend(fv)))
 			return send_established(ctx, &p, fv, be, st);
