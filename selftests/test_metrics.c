@@ -154,6 +154,13 @@ TEST(metrics_http_helpers)
 	}
 }
 
+TEST(metrics_count_period)
+{
+	ASSERT_EQ(mon_count_period_ms(0.0001), 1000, "a small table: counted again within a second");
+	ASSERT_EQ(mon_count_period_ms(0.05), 5000, "100 durations");
+	ASSERT_EQ(mon_count_period_ms(0.83), MON_COUNT_PERIOD_MS, "a million entries: 30 s");
+}
+
 TEST(metrics_rates)
 {
 	struct xdplb_counters a = { .packets = 100, .bytes = 1000 },

@@ -172,6 +172,17 @@ static void on_sample(struct loop_timer *t)
 
 /* ---- the flow table count ---- */
 
+/* Counting may take 1% of the time: the next count starts 100 count
+ * durations after this one ended, at least 1 s and at most
+ * MON_COUNT_PERIOD_MS later (a small table is fresh within a second, a
+ * million entries are counted every 30 s). */
+__u64 mon_count_period_ms(double count_seconds)
+{
+	double ms = count_seconds * 1000.0 * 100.0;
+
+	return ms < 1000 ? 1000 : ms > MON_COUNT_PERIOD_MS ? MON_COUNT_PERIOD_MS : (__u64)ms;
+}
+
 static void on_count(struct loop_timer *t)
 {
 	struct lbd *d = (void *)((char *)t - offsetof(struct lbd, mon.count_timer));
@@ -208,7 +219,7 @@ static void on_count(struct loop_timer *t)
 	m->counted = true;
 	m->counted_at = now_real();
 	m->count_seconds = (double)(loop_now_ms() - m->count_started_ms) / 1000.0;
-	loop_timer_set(d->loop, t, MON_COUNT_PERIOD_MS);
+	loop_timer_set(d->loop, t, mon_count_period_ms(m->count_seconds));
 }
 
 /* ---- the page ---- */

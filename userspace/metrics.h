@@ -7,7 +7,7 @@
  * - Flow table sizes: counting the entries of a 1M-entry LRU hash means
  *   reading it whole, so a background walk does it in steps of
  *   MON_COUNT_STEP entries with the loop free between steps, and starts
- *   again MON_COUNT_PERIOD_MS after it ends.  /metrics reports the last
+ *   again 100 count durations after it ends (1 s to MON_COUNT_PERIOD_MS).  /metrics reports the last
  *   complete count and when it finished.
  * - Control operations by command and result.
  * - The /metrics page: rendered on each scrape from fresh counters (also
@@ -25,7 +25,7 @@
 #include "strbuf.h"
 
 #define MON_SAMPLE_MS	    1000
-#define MON_COUNT_PERIOD_MS 30000
+#define MON_COUNT_PERIOD_MS 30000 /* at most; see mon_count_period_ms() */
 #define MON_COUNT_STEP	    1024 /* flow entries read per loop turn (~1 ms, see README) */
 #define MON_COUNT_PAUSE_MS  1	 /* between steps: the loop serves everyone else */
 #define MON_METRICS_PATH    "/metrics"
@@ -87,5 +87,8 @@ struct mon_rate mon_rate_of(const struct xdplb_counters *prev, const struct xdpl
 
 /* The /metrics page (text format 0.0.4).  Returns 0, or -1 with a message. */
 int metrics_render(struct lbd *d, struct strbuf *out);
+
+/* When the next flow-table count starts after one that took count_seconds. */
+__u64 mon_count_period_ms(double count_seconds);
 
 #endif /* XDPLB_METRICS_H */

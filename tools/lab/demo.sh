@@ -37,7 +37,7 @@ echo; ctl stats
 echo; echo "== /metrics (Prometheus text format), a few lines: curl from the LB namespace"
 echo "+ curl -s http://127.0.0.1:9469/metrics"
 $LAB exec lb curl -s --max-time 5 http://127.0.0.1:9469/metrics |
-	grep -E '^xdplb_(vip_packets_total|vip_new_flows_total|backend_new_flows_total|backend_up|packets_total\{action="tx"|flow_table_entries|build_info)' |
+	grep -E '^xdplb_(vip_packets_total|vip_new_flows_total|backend_new_flows_total|backend_up|vip_unique_clients|packets_total\{action="tx"|flow_table_entries|build_info)' |
 	head -n 14
 echo
 echo "Look around:  tools/lab/lab exec lb build/lbctl vip show   (or stats, top, flows, save)"
