@@ -571,7 +571,9 @@ static __always_inline int process(struct xdp_md *ctx, struct xdplb_stats *st)
 		return ret;
 	if (be) /* an established flow to encapsulate; p is filled */
 		return send_established(ctx, &p, fv, be, st);
-	if (!parse_fast4(&p, data, end)) {
+	if (looked) { /* fast4_ok() said yes already */
+		fast4_fill(&p, data, end);
+	} else if (!parse_fast4(&p, data, end)) {
 		__builtin_memset(&p, 0, sizeof(p));
 		ret = parse_packet(&p, data, end);
 		if (ret) {
