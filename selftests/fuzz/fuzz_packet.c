@@ -10,8 +10,8 @@
  *     counters did not move): either the same length, and then only the 12
  *     MAC bytes differ (l2), or longer by one encapsulation (ipip 4in4,
  *     6in6, 4in6, gue over either), and then the input from its IP header
- *     on is the tail of the output, untouched, and the MACs and VLAN tag
- *     precede the outer header. */
+ *     on is the tail of the output, untouched, and the VLAN tag is kept;
+ *     either way the frame goes from the LB's MAC to a backend's. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -109,6 +109,9 @@ static void check_tx(const __u8 *in, size_t len, const __u8 *out, size_t out_len
 	size_t l3 = in[12] == 0x81 && in[13] == 0x00 ? 18 : 14;
 
 	CHECK(out_len >= len && len >= l3);
+	CHECK(memcmp(out + 6, MAC_LB, 6) == 0); /* fix_backend's src_mac */
+	CHECK(!memcmp(out, MAC_BE[0], 6) || !memcmp(out, MAC_BE[1], 6) ||
+	      !memcmp(out, MAC_BE[2], 6));
 	if (out_len == len) { /* l2: only the MACs change */
 		CHECK(memcmp(in + 12, out + 12, len - 12) == 0);
 		return;
