@@ -5,6 +5,7 @@
 #   make test       every selftest; ends with "N passed, N failed, N skipped"
 #   make bench      benchmarks, printed as ratios against in-run references
 #   make demo       the l2 lab with lbd, three nginx backends and curl clients
+#   make fuzz       libFuzzer harnesses (build/fuzz/), each run FUZZ_SECONDS (60)
 #
 # Layout of build/: bpf/*.bpf.o, *.skel.h, obj/ (user space), and the
 # binaries.  Nothing under build/ is committed.
@@ -56,7 +57,7 @@ BINS := $(if $(wildcard userspace/lbd.c),$(BUILD)/lbd) \
 # lbd, lbctl and lbdecap again with AddressSanitizer + UBSan, for the tests.
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-.PHONY: all deps test bench demo demo-down clean san FORCE
+.PHONY: all deps test bench demo demo-down clean san fuzz fuzz-build fuzz-seeds FORCE
 
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(BUILD)/test_progs $(if $(BENCH_SRCS),$(BUILD)/bench)
 
@@ -114,7 +115,7 @@ san: $(SKELS)
 		EXTRA_CFLAGS="$(SAN_FLAGS) -I$(BUILD)" $(patsubst $(BUILD)/%,$(BUILD)/san/%,$(BINS))
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all san
+	$(Q)$(MAKE) --no-print-directory all san fuzz-build
 	@BUILD=$(BUILD) bash selftests/run.sh
 
 bench: deps all
@@ -129,6 +130,44 @@ demo-down:
 
 clean:
 	rm -rf $(BUILD)
+
+# libFuzzer harnesses (selftests/fuzz/): the library again with clang's
+# fuzzer instrumentation, ASan and UBSan, in $(BUILD)/fuzz.  `make fuzz` runs
+# each for FUZZ_SECONDS on a copy of its corpus (selftests/fuzz/run.sh).
+FUZZ_SECONDS ?= 60
+FUZZ_DIR    := $(BUILD)/fuzz
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -O1 -g -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iheaders -Iuserspace \
+	       -Iselftests -I$(BUILD) $(FUZZ_SAN)
+FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS))
+FUZZ_BINS   := $(patsubst selftests/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard selftests/fuzz/fuzz_*.c))
+
+$(FUZZ_DIR)/obj/%.o: %.c $(USR_HDRS) $(wildcard selftests/*.h selftests/fuzz/*.h) $(SKELS)
+	$(call msg,CC-FUZZ,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_DIR)/obj/userspace/metrics.o: $(BUILD)/version.h
+
+$(FUZZ_DIR)/libxdplb.a: $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_packet: $(FUZZ_DIR)/obj/selftests/fixture.o $(FUZZ_DIR)/obj/selftests/pkt.o
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/selftests/fuzz/fuzz_%.o $(FUZZ_DIR)/libxdplb.a
+	$(call msg,LINK,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(filter %.o,$^) $(FUZZ_DIR)/libxdplb.a \
+		$(LDLIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	@BUILD=$(BUILD) bash selftests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# Rewrite the golden-packet seeds of fuzz_packet (checked in) from pkt.c.
+fuzz-seeds: $(BUILD)/obj/selftests/pkt.o selftests/fuzz/gen_seeds.c
+	$(Q)$(CC) $(CFLAGS) -Iselftests $^ -o $(BUILD)/gen_seeds
+	$(Q)$(BUILD)/gen_seeds selftests/fuzz/corpus/fuzz_packet
 
 # the bench's copy of the forwarder includes it whole
 $(BUILD)/bpf/bench_fwd.bpf.o: bpf/xdplb.bpf.c

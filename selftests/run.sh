@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh - every selftest: the C runner (unit, golden packets) and the
+# run.sh - every selftest: the C runner (unit, golden packets), the
+# libFuzzer harnesses (selftests/fuzz/, 10 s each) and the
 # network-namespace tests in selftests/net/.  Each part prints PASS/FAIL
 # lines and its own "N passed, N failed, N skipped"; this script sums them
 # into the one closing line.
@@ -27,6 +28,12 @@ trap 'rm -f "$log"' EXIT
 
 "$BUILD/test_progs" "$@" 2>&1 | tee "$log"
 tally "$log" test_progs
+
+if [ $# -eq 0 ] && [ -e selftests/fuzz/run.sh ]; then # libFuzzer harnesses, 10 s each
+	echo "== selftests/fuzz/run.sh"
+	BUILD=$BUILD timeout 600 bash selftests/fuzz/run.sh 10 2>&1 | tee "$log"
+	tally "$log" selftests/fuzz/run.sh
+fi
 
 for t in selftests/net/test_*.sh; do
 	[ -e "$t" ] || continue
