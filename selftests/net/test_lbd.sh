@@ -180,6 +180,14 @@ test_ctl_abuse() {
 	kill "${pids[@]}" 2>/dev/null
 	pkill -f "UNIX-CONNECT:$SOCK" 2>/dev/null
 	check ctl_socket_mode_0600 test "$(stat -c %a "$SOCK")" = 600
+	# a real unprivileged user: the directory may be entered, the socket
+	# itself (0600, root) must refuse, with a message that says so
+	chmod 711 "$TMP"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$BUILD/lbctl" -s "$SOCK" vip show \
+		>"$TMP/nobody.out" 2>&1
+	check ctl_unprivileged_exit1 test $? -eq 1
+	chmod 700 "$TMP"
+	check ctl_unprivileged_refused grep -q "^lbctl: permission denied on $SOCK: lbd's socket is for root only" "$TMP/nobody.out"
 }
 
 test_detach() {
