@@ -248,17 +248,23 @@ static __always_inline void hll_add(__u32 vip_id, const struct pkt *p)
 	hll_add_addr(vip_id, &p->src, p->family);
 }
 
-/* A packet of a known flow: its counters, and its client in this epoch's
- * sketch if this is the flow's first packet of the epoch. */
+/* A packet of a known flow: its counters and last time. */
+static __always_inline void flow_count(struct xdplb_flow_val *fv, __u32 len)
+{
+#ifndef XDPLB_NO_FLOW_COUNTERS /* bench only: what per-flow counters cost */
+	fv->packets++;
+	fv->bytes += len;
+#endif
+	fv->last_ns = bpf_ktime_get_coarse_ns();
+}
+
+/* The same, and the client into this epoch's sketch if this is the flow's
+ * first packet of the epoch. */
 static __always_inline void flow_touch(struct xdplb_flow_val *fv, const struct pkt *p)
 {
 	if (fv->last_ns < hll_epoch_ns)
 		hll_add(fv->vip_id, p);
-#ifndef XDPLB_NO_FLOW_COUNTERS /* bench only: what per-flow counters cost */
-	fv->packets++;
-	fv->bytes += p->frame_len;
-#endif
-	fv->last_ns = bpf_ktime_get_coarse_ns();
+	flow_count(fv, p->frame_len);
 }
 
 static __always_inline void flow_learn(int family, const union flow_key *k, int established,
@@ -544,11 +550,7 @@ static __always_inline int fast_established4(struct xdp_md *ctx, struct xdplb_st
 
 		hll_add_addr(fv->vip_id, &a, XDPLB_AF_INET);
 	}
-#ifndef XDPLB_NO_FLOW_COUNTERS
-	fv->packets++;
-	fv->bytes += len;
-#endif
-	fv->last_ns = bpf_ktime_get_coarse_ns();
+	flow_count(fv, len);
 	set_macs(data, be);
 	count_traffic(fv->backend_id, len);
 	return send_to(be);

@@ -99,8 +99,6 @@ const char *be_state(const struct lbd *d, const struct xdplb_backend *b);
 int lbd_handle(void *arg, char *req, size_t len, struct strbuf *out);
 
 /* stats.c: counters and flows. */
-/* A VIP's packets, bytes, new flows: its backends' plus removed ones'. */
-int lbd_vip_counters(const struct lbd *d, const struct xdplb_vip *v, struct xdplb_counters *out);
 /* A VIP's distinct clients over the last one to two sketch epochs, or -1
  * when the VIP has no sketch (id >= XDPLB_HLL_VIPS) or it cannot be read. */
 double lbd_vip_unique_clients(const struct lbd *d, const struct xdplb_vip *v);

@@ -9,7 +9,6 @@
 
 #include "http.h"
 #include "lbd.h"
-#include "hll.h"
 #include "metrics.h"
 #include "metrics_text.h"
 #include "version.h"
@@ -356,12 +355,11 @@ static void render_vips(const struct lbd *d, const struct labels *l, struct strb
 		  "Distinct client addresses of the VIP seen in the last 30 to 60 s "
 		  "(HyperLogLog estimate, standard error 1.6%; VIP ids below 256 only).");
 	for (i = 0; i < d->model.n_vips; i++) {
-		const struct xdplb_vip *v = &d->model.vips[i];
-		struct hll_regs r;
+		double e = lbd_vip_unique_clients(d, &d->model.vips[i]);
 
-		if (!dp_vip_hll(&d->dp, v->id, &r))
+		if (e >= 0)
 			mx_f64(out, "xdplb_vip_unique_clients", l->text.buf + l->vip_off[i],
-			       (double)(__u64)(hll_estimate(&r) + 0.5));
+			       (double)(__u64)(e + 0.5));
 	}
 }
 

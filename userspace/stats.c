@@ -17,15 +17,6 @@
 
 static const char *const stat_names[XDPLB_STAT_MAX] = { XDPLB_STAT_NAMES };
 
-int lbd_vip_counters(const struct lbd *d, const struct xdplb_vip *v, struct xdplb_counters *out)
-{
-	__u32 ids[XDPLB_MAX_BACKENDS_PER_VIP], i;
-
-	for (i = 0; i < v->n_backends && i < XDPLB_MAX_BACKENDS_PER_VIP; i++)
-		ids[i] = v->backends[i].id;
-	return dp_vip_counters(&d->dp, v->id, ids, i, out);
-}
-
 double lbd_vip_unique_clients(const struct lbd *d, const struct xdplb_vip *v)
 {
 	struct hll_regs r;
@@ -67,13 +58,14 @@ int lbd_hll_start(struct lbd *d)
  * XDPLB_NO_BACKEND) over the last one to two epochs (xdplb.h).  False when
  * there is no sketch (backends; VIP ids >= XDPLB_HLL_VIPS): `lbctl stats`
  * shows "-" and JSON null. */
-static bool unique_clients(const struct lbd *d, __u32 vip_id, __u32 be_id, __u64 *n)
+static bool unique_clients(const struct lbd *d, const struct xdplb_vip *v, __u32 be_id,
+			   __u64 *n)
 {
-	struct hll_regs r;
+	double e = be_id == XDPLB_NO_BACKEND ? lbd_vip_unique_clients(d, v) : -1;
 
-	if (be_id != XDPLB_NO_BACKEND || dp_vip_hll(&d->dp, vip_id, &r))
+	if (e < 0)
 		return false; /* sketches are per VIP only */
-	*n = (__u64)(hll_estimate(&r) + 0.5);
+	*n = (__u64)(e + 0.5);
 	return true;
 }
 
@@ -129,7 +121,7 @@ static void row_text(struct lbd *d, const struct stat_row *row, struct strbuf *o
 	} else {
 		vip_format(&row->v->key, name, sizeof(name));
 	}
-	if (unique_clients(d, row->v->id, row->b ? row->b->id : XDPLB_NO_BACKEND, &n))
+	if (unique_clients(d, row->v, row->b ? row->b->id : XDPLB_NO_BACKEND, &n))
 		snprintf(uc, sizeof(uc), "%llu", (unsigned long long)n);
 	sb_printf(out, "%-32s %-10s %7s %7s %12llu %14llu %10llu %8s\n", name,
 		  row->b ? be_state(d, row->b) : "", si(row->r.pps, pps, sizeof(pps)),
@@ -153,7 +145,7 @@ static void row_json(struct lbd *d, const struct stat_row *row, struct strbuf *o
 		  "\"bps\":%.1f,\"unique_clients\":", (unsigned long long)row->c.packets,
 		  (unsigned long long)row->c.bytes, (unsigned long long)row->c.new_flows,
 		  row->r.pps, row->r.bps);
-	if (unique_clients(d, row->v->id, row->b ? row->b->id : XDPLB_NO_BACKEND, &n))
+	if (unique_clients(d, row->v, row->b ? row->b->id : XDPLB_NO_BACKEND, &n))
 		sb_printf(out, "%llu", (unsigned long long)n);
 	else
 		sb_printf(out, "null");

@@ -8,6 +8,13 @@
 #ifndef XDPLB_BENCH_H
 #define XDPLB_BENCH_H
 
+#include <linux/types.h>
+
+/* Shared by the parts (bench_main.c): CLOCK_MONOTONIC in ns, and a qsort
+ * comparator for __u64 samples. */
+__u64 bench_now_ns(void);
+int bench_cmp_u64(const void *a, const void *b);
+
 void bench_maglev(void);
 void bench_datapath(void);
 void bench_metrics(void);

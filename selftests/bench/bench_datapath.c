@@ -212,10 +212,28 @@ static int setup_forwarder(struct bench *b)
 	return err;
 }
 
+/* Give obj's maps the forwarder's fds (same state), all but its globals. */
+static int reuse_maps(struct bench *b, struct bpf_object *obj)
+{
+	struct bpf_map *m, *fm;
+	int err;
+
+	bpf_object__for_each_map(m, obj) {
+		if (strchr(bpf_map__name(m), '.')) /* .bss: the program's own */
+			continue;
+		fm = bpf_object__find_map_by_name(b->dp.skel->obj, bpf_map__name(m));
+		if (!fm)
+			return -ENOENT;
+		err = bpf_map__reuse_fd(m, bpf_map__fd(fm));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* bench_fwd.bpf.c on the forwarder's own maps (same fds, same state). */
 static int setup_wrapper(struct bench *b)
 {
-	struct bpf_map *m, *fm;
 	int err;
 
 	b->wrap = bench_fwd_bpf__open();
@@ -223,39 +241,20 @@ static int setup_wrapper(struct bench *b)
 		return -errno;
 	bpf_program__set_autoload(b->wrap->progs.xdplb_fwd, false);
 	b->wrap->bss->bench_fresh = 0xc6130000u; /* 198.19.0.0 on for v4 */
-	bpf_object__for_each_map(m, b->wrap->obj) {
-		if (strchr(bpf_map__name(m), '.')) /* .bss: the wrapper's own */
-			continue;
-		fm = bpf_object__find_map_by_name(b->dp.skel->obj, bpf_map__name(m));
-		if (!fm)
-			return -ENOENT;
-		err = bpf_map__reuse_fd(m, bpf_map__fd(fm));
-		if (err)
-			return err;
-	}
-	return bench_fwd_bpf__load(b->wrap);
+	err = reuse_maps(b, b->wrap->obj);
+	return err ? err : bench_fwd_bpf__load(b->wrap);
 }
 
 /* The forwarder without per-flow counters, on the same maps. */
 static int setup_nocnt(struct bench *b)
 {
-	struct bpf_map *m, *fm;
 	int err;
 
 	b->nocnt = bench_nocnt_bpf__open();
 	if (!b->nocnt)
 		return -errno;
-	bpf_object__for_each_map(m, b->nocnt->obj) {
-		if (strchr(bpf_map__name(m), '.'))
-			continue;
-		fm = bpf_object__find_map_by_name(b->dp.skel->obj, bpf_map__name(m));
-		if (!fm)
-			return -ENOENT;
-		err = bpf_map__reuse_fd(m, bpf_map__fd(fm));
-		if (err)
-			return err;
-	}
-	return bench_nocnt_bpf__load(b->nocnt);
+	err = reuse_maps(b, b->nocnt->obj);
+	return err ? err : bench_nocnt_bpf__load(b->nocnt);
 }
 
 static int setup_refs(struct bench *b)

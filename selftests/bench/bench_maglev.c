@@ -25,21 +25,6 @@ static void clobber(void *p)
 	__asm__ volatile("" : : "r"(p) : "memory");
 }
 
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Median wall time of BENCH_RUNS calls of fn(ctx), after one warm-up call. */
 static __u64 median_ns(void (*fn)(struct bench_ctx *), struct bench_ctx *ctx)
 {
@@ -48,11 +33,11 @@ static __u64 median_ns(void (*fn)(struct bench_ctx *), struct bench_ctx *ctx)
 
 	fn(ctx);
 	for (i = 0; i < BENCH_RUNS; i++) {
-		start = now_ns();
+		start = bench_now_ns();
 		fn(ctx);
-		t[i] = now_ns() - start;
+		t[i] = bench_now_ns() - start;
 	}
-	qsort(t, BENCH_RUNS, sizeof(t[0]), cmp_u64);
+	qsort(t, BENCH_RUNS, sizeof(t[0]), bench_cmp_u64);
 	return t[BENCH_RUNS / 2];
 }
 

@@ -2,8 +2,24 @@
 /* bench_main.c - runs every bench part, or the ones named on the command line. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench.h"
+
+__u64 bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+int bench_cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
 
 struct bench_part {
 	const char *name;

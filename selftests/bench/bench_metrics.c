@@ -21,21 +21,6 @@
 #define N_BE_PER_VIP 16
 #define RUNS 9
 
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static int apply(struct lbd *d, const char *line)
 {
 	char buf[128], *argv[CMD_MAX_WORDS], err[256];
@@ -158,11 +143,11 @@ static __u64 median(struct lbd *d, enum part p)
 	if (run_part(d, p))
 		return 0;
 	for (i = 0; i < RUNS; i++) {
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		run_part(d, p);
-		t[i] = now_ns() - t0;
+		t[i] = bench_now_ns() - t0;
 	}
-	qsort(t, RUNS, sizeof(t[0]), cmp_u64);
+	qsort(t, RUNS, sizeof(t[0]), bench_cmp_u64);
 	return t[RUNS / 2];
 }
 
@@ -256,10 +241,10 @@ static void bench_flows_top(struct dp *dp, __u64 t_count)
 		return;
 	}
 	d.dp = *dp;
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	if (lbd_flows(&d, &c, false, &out))
 		printf("metrics: lbctl flows failed: %s\n", sb_str(&out));
-	t = now_ns() - t0;
+	t = bench_now_ns() - t0;
 	printf("\n`lbctl flows top 10` on the same table: %.1f ms = %.2fx the plain count\n",
 	       (double)t / 1e6, t_count ? (double)t / (double)t_count : 0);
 	memset(&d.dp, 0, sizeof(d.dp)); /* the caller closes it */
@@ -280,18 +265,18 @@ static void bench_flow_count(void)
 		printf("metrics: flow table setup failed\n");
 		return;
 	}
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	while (!w.done) {
-		step = now_ns();
+		step = bench_now_ns();
 		n = dp_flows_walk(&dp, &w, MON_COUNT_STEP, NULL, NULL);
-		step = now_ns() - step;
+		step = bench_now_ns() - step;
 		if (n < 0)
 			break;
 		total += (__u64)n;
 		steps++;
 		step_max = step > step_max ? step : step_max;
 	}
-	t_all = now_ns() - t0;
+	t_all = bench_now_ns() - t0;
 	printf("\nflow table count (capacity %u), batched walk in steps of %u entries\n",
 	       dp_flows_capacity(&dp, DP_FLOWS_ESTABLISHED), MON_COUNT_STEP);
 	printf("| entries | total ms | ns/entry | steps | longest step ms |\n");

@@ -62,6 +62,20 @@ teardown() {
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
+# A run killed outright (SIGKILL, a lost machine) cannot run its trap: its
+# namespaces, xlb<pid>-*, stay.  Remove those whose run is gone.
+sweep_dead_runs() {
+	local ns pid owner
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^xlb[0-9]+-'); do
+		owner=${ns#xlb}
+		owner=${owner%%-*}
+		kill -0 "$owner" 2>/dev/null && continue
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+		ip netns del "$ns" 2>/dev/null
+	done
+}
+sweep_dead_runs
+
 # The l2 lab: client, LB and three backends on one bridge.  The client
 # routes the VIPs via the LB; backends hold the VIPs on lo and neither
 # answer ARP for them nor announce them (arp_ignore/arp_announce).
