@@ -3,12 +3,14 @@
 #   make            BPF objects, skeletons, build/lbd, build/lbctl, build/lbdecap
 #   make deps       install the Debian packages the project needs (idempotent)
 #   make test       every selftest; ends with "N passed, N failed, N skipped"
-#   make bench      benchmarks, printed as ratios against in-run references
+#   make bench      benchmarks, printed as ratios against in-run references;
+#                   tables and plots go to build/bench/.  `make bench-PART`
+#                   runs one part (selftests/bench/run.sh lists them)
 #   make demo       the l2 lab with lbd, three nginx backends and curl clients
 #   make fuzz       libFuzzer harnesses (build/fuzz/), each run FUZZ_SECONDS (60)
 #
-# Layout of build/: bpf/*.bpf.o, *.skel.h, obj/ (user space), and the
-# binaries.  Nothing under build/ is committed.
+# Layout of build/: bpf/*.bpf.o, *.skel.h, obj/ (user space), the
+# binaries, bench/ (benchmark results).  Nothing under build/ is committed.
 
 BUILD    ?= build
 CLANG    ?= clang
@@ -59,7 +61,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-o
 
 .PHONY: all deps test bench demo demo-down clean san fuzz fuzz-build fuzz-seeds FORCE
 
-all: $(BPF_OBJS) $(SKELS) $(BINS) $(BUILD)/test_progs $(if $(BENCH_SRCS),$(BUILD)/bench)
+all: $(BPF_OBJS) $(SKELS) $(BINS) $(BUILD)/test_progs $(if $(BENCH_SRCS),$(BUILD)/xdplb-bench)
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)/bpf
 	$(call msg,BPF,$@)
@@ -99,7 +101,7 @@ $(BUILD)/test_progs: $(TEST_OBJS) $(BUILD)/libxdplb.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/bench: $(BENCH_OBJS) $(BUILD)/obj/selftests/fixture.o $(BUILD)/obj/selftests/pkt.o \
+$(BUILD)/xdplb-bench: $(BENCH_OBJS) $(BUILD)/obj/selftests/fixture.o $(BUILD)/obj/selftests/pkt.o \
 		$(BUILD)/libxdplb.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
@@ -119,7 +121,10 @@ test: deps
 	@BUILD=$(BUILD) bash selftests/run.sh
 
 bench: deps all
-	@$(BUILD)/bench
+	@BUILD=$(BUILD) bash selftests/bench/run.sh
+
+bench-%: deps all
+	@BUILD=$(BUILD) bash selftests/bench/run.sh $*
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

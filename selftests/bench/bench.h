@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* bench.h - the parts of build/bench; bench_main.c lists them by name.
+/* bench.h - the parts of build/xdplb-bench; bench_main.c lists them by name.
  *
  * Each part is a void function that measures its own references in the same
  * run and prints ratios against them.  Other bench parts add their
@@ -14,6 +14,13 @@
  * comparator for __u64 samples. */
 __u64 bench_now_ns(void);
 int bench_cmp_u64(const void *a, const void *b);
+
+#include <stdio.h>
+
+/* Opens BENCH_DIR/NAME for writing (BENCH_DIR from the environment, else
+ * "bench" beside the binary: build/bench/), creating the directory; PATH
+ * gets the file's path either way, for messages.  NULL with errno set. */
+FILE *bench_open_md(const char *name, char *path, size_t len);
 
 void bench_maglev(void);
 void bench_datapath(void);

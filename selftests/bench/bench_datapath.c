@@ -37,7 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <libgen.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -617,23 +616,6 @@ static void goal_line(char *buf, size_t len, const char *what, const struct row 
 		 hot_how(r), x <= goal ? "" : "  ** over goal **");
 }
 
-/* BUILD/bench is the binary itself: results go to BUILD/bench-results/. */
-static FILE *open_md(char *path, size_t len)
-{
-	char exe[PATH_MAX], dir[PATH_MAX + 16];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	snprintf(path, len, "bench-results/datapath.md");
-	if (n <= 0)
-		return NULL;
-	exe[n] = 0;
-	snprintf(dir, sizeof(dir), "%s/bench-results", dirname(exe));
-	if (mkdir(dir, 0755) && errno != EEXIST)
-		return NULL;
-	snprintf(path, len, "%s/datapath.md", dir);
-	return fopen(path, "w");
-}
-
 static void report(struct bench *b)
 {
 	const struct row *ms = &ROWS[ROW_MACSWAP], *mn = &ROWS[ROW_MINIMAL];
@@ -669,7 +651,7 @@ static void report(struct bench *b)
 	       b->step, b->n_step, b->step_lo, b->step_hi);
 	printf("  %s\n%s\n%s\n", progs, goal[0], goal[1]);
 
-	md = open_md(path, sizeof(path));
+	md = bench_open_md("datapath.md", path, sizeof(path));
 	if (!md) {
 		fprintf(stderr, "bench_datapath: cannot write %s: %s\n", path, strerror(errno));
 		return;

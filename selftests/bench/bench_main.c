@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /* bench_main.c - runs every bench part, or the ones named on the command line. */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -19,6 +25,29 @@ int bench_cmp_u64(const void *a, const void *b)
 	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+FILE *bench_open_md(const char *name, char *path, size_t len)
+{
+	char exe[PATH_MAX], dir[PATH_MAX + 16];
+	const char *env = getenv("BENCH_DIR");
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(dir, sizeof(dir), "%s", env);
+	} else {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n <= 0) {
+			snprintf(path, len, "bench/%s", name);
+			return NULL;
+		}
+		exe[n] = 0;
+		snprintf(dir, sizeof(dir), "%s/bench", dirname(exe));
+	}
+	snprintf(path, len, "%s/%s", dir, name);
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return NULL;
+	return fopen(path, "w");
 }
 
 struct bench_part {
@@ -61,6 +90,11 @@ int main(int argc, char **argv)
 	int a;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 2 && !strcmp(argv[1], "--list")) {
+		for (i = 0; i < N_PARTS; i++)
+			printf("%s\n", parts[i].name);
+		return 0;
+	}
 	for (a = 1; a < argc; a++) /* check every name before running any */
 		if (!find_part(argv[a])) {
 			fprintf(stderr, "unknown bench part '%s'\n", argv[a]);
