@@ -2,6 +2,7 @@
 /* fixture.c - set up the forwarder's maps for golden tests. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
@@ -138,4 +139,21 @@ __u32 fix_hash(const struct pkt_spec *s)
 int fix_ring_index(const struct pkt_spec *s, int n)
 {
 	return (int)((fix_hash(s) % FIX_RING_M) % (__u32)n);
+}
+
+int fix_apply(struct xdplb_model *m, const char *line)
+{
+	char buf[256], *argv[CMD_MAX_WORDS], err[256];
+	static struct xdplb_cmd c; /* large: not on the stack */
+	int argc;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	memset(&c, 0, sizeof(c));
+	if (cmd_split_line(buf, argv, &argc, err, sizeof(err)) ||
+	    cmd_parse(argc, argv, &c, err, sizeof(err)) ||
+	    model_apply(m, &c, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", line, err);
+		return -1;
+	}
+	return 0;
 }

@@ -4,6 +4,7 @@
 #define SELFTESTS_FIXTURE_H
 
 #include <linux/bpf.h>
+#include "config.h"
 #include "dataplane.h"
 #include "pkt.h"
 
@@ -30,5 +31,9 @@ int fix_run(struct dp *dp, const __u8 *in, size_t len, __u8 *out, size_t *out_le
 int fix_ring_index(const struct pkt_spec *s, int n);
 __u32 fix_hash(const struct pkt_spec *s);
 int fix_vip_key(int family, const char *addr, __u16 port, __u8 proto, struct xdplb_vip_key *k);
+
+/* Parse one control command line and apply it to model `m` (no lbd, no
+ * datapath); -1 with the error printed to stderr. */
+int fix_apply(struct xdplb_model *m, const char *line);
 
 #endif

@@ -278,23 +278,6 @@ out:
 
 /* ---- lbd's page, stats, top and flows ---- */
 
-static int apply(struct lbd *d, const char *line)
-{
-	char buf[256], *argv[CMD_MAX_WORDS], err[256];
-	struct xdplb_cmd c;
-	int argc;
-
-	snprintf(buf, sizeof(buf), "%s", line);
-	memset(&c, 0, sizeof(c));
-	if (cmd_split_line(buf, argv, &argc, err, sizeof(err)) ||
-	    cmd_parse(argc, argv, &c, err, sizeof(err)) ||
-	    model_apply(&d->model, &c, err, sizeof(err))) {
-		fprintf(stderr, "%s: %s\n", line, err);
-		return -1;
-	}
-	return 0;
-}
-
 static int ask(struct lbd *d, const char *line, struct strbuf *out)
 {
 	char buf[256];
@@ -367,10 +350,11 @@ static int setup_lbd(struct lbd *d)
 	model_init(&d->model);
 	if (lbd_rt_init(d) || mon_init(d) || open_dp(&d->dp, 4096))
 		return -1;
-	if (apply(d, "vip add 10.0.0.100:53/udp") || apply(d, "vip add [2001:db8::1]:443/tcp") ||
-	    apply(d, "backend add 10.0.0.100:53/udp 10.0.1.1") ||
-	    apply(d, "backend add 10.0.0.100:53/udp 10.0.1.2 weight 0") ||
-	    apply(d, "backend add [2001:db8::1]:443/tcp 2001:db8::11"))
+	if (fix_apply(&d->model, "vip add 10.0.0.100:53/udp") ||
+	    fix_apply(&d->model, "vip add [2001:db8::1]:443/tcp") ||
+	    fix_apply(&d->model, "backend add 10.0.0.100:53/udp 10.0.1.1") ||
+	    fix_apply(&d->model, "backend add 10.0.0.100:53/udp 10.0.1.2 weight 0") ||
+	    fix_apply(&d->model, "backend add [2001:db8::1]:443/tcp 2001:db8::11"))
 		return -1;
 	/* the datapath of the model's first VIP, by its ids; backends up */
 	v = &d->model.vips[0];

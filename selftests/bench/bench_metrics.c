@@ -14,29 +14,13 @@
 
 #include "bench.h"
 #include "http.h"
+#include "../fixture.h"
 #include "lbd.h"
 #include "xdplb.skel.h"
 
 #define N_VIPS 512
 #define N_BE_PER_VIP 16
 #define RUNS 9
-
-static int apply(struct lbd *d, const char *line)
-{
-	char buf[128], *argv[CMD_MAX_WORDS], err[256];
-	static struct xdplb_cmd c;
-	int argc;
-
-	snprintf(buf, sizeof(buf), "%s", line);
-	memset(&c, 0, sizeof(c));
-	if (cmd_split_line(buf, argv, &argc, err, sizeof(err)) ||
-	    cmd_parse(argc, argv, &c, err, sizeof(err)) ||
-	    model_apply(&d->model, &c, err, sizeof(err))) {
-		fprintf(stderr, "bench: %s: %s\n", line, err);
-		return -1;
-	}
-	return 0;
-}
 
 /* Counters with realistic digit counts in every per-CPU slot of ids [0, n). */
 static int fill_counters(struct bpf_map *m, __u32 n)
@@ -67,13 +51,13 @@ static int setup(struct lbd *d)
 		return -1;
 	for (i = 0; i < N_VIPS; i++) {
 		snprintf(line, sizeof(line), "vip add 10.1.%u.%u:80/tcp", i / 250, i % 250 + 1);
-		if (apply(d, line))
+		if (fix_apply(&d->model, line))
 			return -1;
 		for (j = 0; j < N_BE_PER_VIP; j++) {
 			snprintf(line, sizeof(line), "backend add 10.1.%u.%u:80/tcp 10.2.%u.%u",
 				 i / 250, i % 250 + 1, (i * N_BE_PER_VIP + j) / 250,
 				 (i * N_BE_PER_VIP + j) % 250 + 1);
-			if (apply(d, line))
+			if (fix_apply(&d->model, line))
 				return -1;
 		}
 	}
