@@ -25,5 +25,6 @@ FILE *bench_open_md(const char *name, char *path, size_t len);
 void bench_maglev(void);
 void bench_datapath(void);
 void bench_metrics(void);
+void bench_control(void); /* selftests/bench/control.sh sets it up */
 
 #endif /* XDPLB_BENCH_H */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* bench_main.c - runs every bench part, or the ones named on the command line. */
 #include <errno.h>
+#include <stdbool.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -53,12 +54,14 @@ FILE *bench_open_md(const char *name, char *path, size_t len)
 struct bench_part {
 	const char *name;
 	void (*fn)(void);
+	bool scripted; /* needs the setup of selftests/bench/NAME.sh: not listed */
 };
 
 static const struct bench_part parts[] = {
-	{ "maglev", bench_maglev },
-	{ "datapath", bench_datapath },
-	{ "metrics", bench_metrics },
+	{ "maglev", bench_maglev, false },
+	{ "datapath", bench_datapath, false },
+	{ "metrics", bench_metrics, false },
+	{ "control", bench_control, true },
 };
 
 #define N_PARTS (sizeof(parts) / sizeof(parts[0]))
@@ -92,7 +95,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
 		for (i = 0; i < N_PARTS; i++)
-			printf("%s\n", parts[i].name);
+			if (!parts[i].scripted)
+				printf("%s\n", parts[i].name);
 		return 0;
 	}
 	for (a = 1; a < argc; a++) /* check every name before running any */
@@ -103,7 +107,8 @@ int main(int argc, char **argv)
 		}
 	if (argc == 1)
 		for (i = 0; i < N_PARTS; i++)
-			parts[i].fn();
+			if (!parts[i].scripted)
+				parts[i].fn();
 	for (a = 1; a < argc; a++) {
 		p = find_part(argv[a]);
 		p->fn();
