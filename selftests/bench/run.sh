@@ -25,6 +25,7 @@ for part in "$@"; do
 		BUILD=$BUILD bash "selftests/bench/$part.sh" || rc=1
 	elif grep -qx "$part" <<<"$c_parts"; then
 		"$BUILD/xdplb-bench" "$part" || rc=1
+		bash selftests/bench/plot.sh "$part"
 	else
 		echo "unknown bench part '$part'; parts: $(echo $c_parts $script_parts)" >&2
 		exit 2
