@@ -25,11 +25,12 @@ struct {
 } backends SEC(".maps");
 
 /* Maglev rings: one inner array of backend ids per slot, sized per VIP
- * (BPF_F_INNER_MAP lets inner arrays differ in size). */
+ * (BPF_F_INNER_MAP lets inner arrays differ in size); mmapable, so lbd
+ * writes a table through a mapping (userspace/dataplane.c). */
 struct ring_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u32);
 };

@@ -3,9 +3,12 @@
  * wildcard VIPs, flow table, previous ring, draining, pass-through. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "test_progs.h"
 #include "fixture.h"
+#include "xdplb.skel.h"
 
 #define VIP4 "10.0.0.100"
 #define VIP6 "fd00::100"
@@ -252,6 +255,60 @@ TEST(fwd_prev_ring)
 		ASSERT_EQ(fix_run(&dp, in, len, out, &out_len), XDP_DROP, "no backend");
 		ASSERT_EQ(stat(&dp, XDPLB_STAT_DROP_NO_BACKEND), 1, "no_backend counted");
 	}
+	dp_close(&dp);
+}
+
+/* The inner array id in ring slot `slot` (0 if empty). */
+static __u32 ring_inner_id(struct dp *dp, __u32 slot)
+{
+	__u32 id = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.rings), &slot, &id))
+		return 0;
+	return id;
+}
+
+/* Ring slots (dataplane.c): a live slot gets a new array; a freed slot
+ * keeps its array, rewritten in place once it has been quiet long enough. */
+TEST(ring_slot_reuse)
+{
+	struct pkt_spec syn = { .family = 4, .src = "192.0.2.20", .dst = VIP4,
+				.proto = IPPROTO_TCP, .sport = 52000, .dport = 80,
+				.tcp_flags = 0x02 };
+	__u32 id0, id1, be;
+	struct dp dp;
+
+	if (!setup_l2(&dp))
+		return;
+	ASSERT_OK(fix_ring(&dp, 0, &IDS4[0], 1), "ring of backend 1");
+	id0 = ring_inner_id(&dp, 0);
+	ASSERT_NEQ(id0, 0, "slot 0 holds an array");
+	expect_l2(&dp, &syn, 0, "ring of backend 1 used");
+
+	test__start_subtest("live_slot_gets_new_array");
+	ASSERT_OK(fix_ring(&dp, 0, &IDS4[1], 1), "ring of backend 2");
+	id1 = ring_inner_id(&dp, 0);
+	ASSERT_NEQ(id1, id0, "a live slot is swapped, never written in place");
+	syn.sport++;
+	expect_l2(&dp, &syn, 1, "new ring used");
+
+	test__start_subtest("freed_slot_kept_until_quiet");
+	ASSERT_OK(dp_ring_clear(&dp, 0), "free slot 0");
+	ASSERT_EQ(ring_inner_id(&dp, 0), id1, "freed slot keeps its array");
+	ASSERT_FALSE(dp_ring_reusable(&dp, 0, FIX_RING_M), "not reusable before the quiet time");
+	dp.ring_quiet_ms = 0;
+	ASSERT_TRUE(dp_ring_reusable(&dp, 0, FIX_RING_M), "reusable after the quiet time");
+	ASSERT_FALSE(dp_ring_reusable(&dp, 0, FIX_RING_M + 4), "not for another size");
+	ASSERT_FALSE(dp_ring_reusable(&dp, 1, FIX_RING_M), "not a slot never created");
+
+	test__start_subtest("quiet_slot_rewritten_in_place");
+	ASSERT_OK(fix_ring(&dp, 0, &IDS4[2], 1), "ring of backend 3");
+	ASSERT_EQ(ring_inner_id(&dp, 0), id1, "same array, written in place");
+	ASSERT_OK(dp_ring_get(&dp, 0, FIX_RING_M - 1, &be), "read back");
+	ASSERT_EQ(be, IDS4[2], "last entry rewritten");
+	ASSERT_FALSE(dp_ring_reusable(&dp, 0, FIX_RING_M), "in use again");
+	syn.sport++;
+	expect_l2(&dp, &syn, 2, "rewritten ring used");
 	dp_close(&dp);
 }
 

@@ -9,10 +9,18 @@
 
 struct xdplb_bpf;
 
+struct dp_ring;
+
 struct dp {
 	struct xdplb_bpf *skel;
 	bool adopted;
+	struct dp_ring *rings; /* [XDPLB_MAX_RINGS], the rings lbd created (dataplane.c) */
+	bool rings_plain;      /* the outer map takes only non-mmapable arrays */
+	__u64 ring_quiet_ms;   /* DP_RING_QUIET_MS; tests lower it */
 };
+
+/* A freed ring slot's array is rewritten in place only after this long. */
+#define DP_RING_QUIET_MS 1000
 
 struct dp_opts {
 	__u32 flows;         /* established flow table entries; 0 = XDPLB_DEFAULT_FLOWS */
@@ -45,9 +53,14 @@ int dp_attach(struct dp *dp, int ifindex, const char *pin_dir, enum dp_xdp_mode 
 int dp_detach(const char *pin_dir, char *err, size_t errlen);
 
 int dp_config_set(struct dp *dp, const struct xdplb_config *cfg);
-/* Create an inner array of m backend ids and put it in ring slot `slot`. */
+/* Ring slots.  dp_ring_set puts a table of m backend ids in slot `slot`:
+ * into the slot's own array in place when dp_ring_reusable says so (a
+ * slot freed by dp_ring_clear at least DP_RING_QUIET_MS ago, same m),
+ * else into a new array swapped in.  dp_ring_clear frees a slot no VIP
+ * entry names any more; the array lbd created stays for reuse. */
 int dp_ring_set(struct dp *dp, __u32 slot, const __u32 *table, __u32 m);
 int dp_ring_clear(struct dp *dp, __u32 slot);
+bool dp_ring_reusable(const struct dp *dp, __u32 slot, __u32 m);
 /* The backend id in entry idx of the ring in slot (XDPLB_NO_BACKEND if none). */
 int dp_ring_get(const struct dp *dp, __u32 slot, __u32 idx, __u32 *id);
 int dp_config_get(const struct dp *dp, struct xdplb_config *cfg);

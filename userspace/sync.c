@@ -231,16 +231,25 @@ static int be_drop(struct lbd *d, __u32 id)
 
 /* ---- rings ---- */
 
-static __u32 ring_slot_take(struct lbd *d)
+/* A free slot for a ring of m entries: one whose array can be rewritten
+ * in place if there is one (no RCU wait, see dataplane.c), else the first. */
+static __u32 ring_slot_take(struct lbd *d, __u32 m)
 {
-	__u32 i;
+	__u32 i, first = XDPLB_NO_RING;
 
-	for (i = 0; i < XDPLB_MAX_RINGS; i++)
-		if (!d->ring_used[i]) {
-			d->ring_used[i] = 1;
-			return i;
+	for (i = 0; i < XDPLB_MAX_RINGS; i++) {
+		if (d->ring_used[i])
+			continue;
+		if (first == XDPLB_NO_RING)
+			first = i;
+		if (dp_ring_reusable(&d->dp, i, m)) {
+			first = i;
+			break;
 		}
-	return XDPLB_NO_RING;
+	}
+	if (first != XDPLB_NO_RING)
+		d->ring_used[first] = 1;
+	return first;
 }
 
 static void ring_slot_free(struct lbd *d, __u32 slot)
@@ -293,7 +302,7 @@ static int vip_ring(struct lbd *d, const struct xdplb_vip *v, struct vip_rt *vr,
 	free(mb);
 	if (err)
 		return err;
-	slot = ring_slot_take(d);
+	slot = ring_slot_take(d, v->opts.ring_size);
 	if (slot == XDPLB_NO_RING)
 		return -ENOSPC;
 	err = dp_ring_set(&d->dp, slot, d->table, v->opts.ring_size);

@@ -96,20 +96,21 @@ static double ms(__u64 ns)
 	return (double)ns / 1e6;
 }
 
-/* VmRSS and VmHWM of a process, KiB. */
-static void mem_of(int pid, long *rss, long *hwm)
+/* VmRSS and RssAnon of a process, KiB.  VmRSS includes the ring arrays
+ * lbd maps (memory of the kernel's maps, shared), RssAnon is lbd's own. */
+static void mem_of(int pid, long *rss, long *anon)
 {
 	char path[64], line[256];
 	FILE *f;
 
-	*rss = *hwm = -1;
+	*rss = *anon = -1;
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	f = fopen(path, "r");
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
 		sscanf(line, "VmRSS: %ld", rss);
-		sscanf(line, "VmHWM: %ld", hwm);
+		sscanf(line, "RssAnon: %ld", anon);
 	}
 	fclose(f);
 }
@@ -292,7 +293,7 @@ void bench_control(void)
 	__u64 ref[ROUNDS], add_dp[ROUNDS], add_ret[ROUNDS], t[ROUNDS], t0, mg[3];
 	__u64 r_full, r_same, r_empty, top, scrape, ref_ns, mg_ns;
 	int lbd_pid = atoi(env("XDPLB_LBD_PID")), i, st, bad = 0, tries = 0;
-	long rss[4], hwm[4];
+	long rss[4], anon[4];
 	struct probe p = { 0 };
 	struct xdplb_flow_val fv;
 	unsigned long long ml;
@@ -326,7 +327,7 @@ void bench_control(void)
 				 .proto = IPPROTO_TCP, .dport = (__u16)atoi(colon + 1),
 				 .tcp_flags = 0x02 };
 	p.sport = 10000;
-	mem_of(lbd_pid, &rss[0], &hwm[0]);
+	mem_of(lbd_pid, &rss[0], &anon[0]);
 
 	char *show[] = { lbctl, "vip", "show", NULL };
 	char *add[] = { lbctl, "backend", "add", vip, be2, NULL };
@@ -395,7 +396,7 @@ void bench_control(void)
 		tf[i] = timed(r_f, &st);
 		bad |= st;
 		if (i == 0)
-			mem_of(lbd_pid, &rss[1], &hwm[1]);
+			mem_of(lbd_pid, &rss[1], &anon[1]);
 		ts[i] = timed(r_f, &st);
 		bad |= st;
 		te[i] = timed(r_e, &st);
@@ -434,7 +435,7 @@ void bench_control(void)
 		bad |= st;
 	}
 	scrape = median(t, ROUNDS);
-	mem_of(lbd_pid, &rss[2], &hwm[2]);
+	mem_of(lbd_pid, &rss[2], &anon[2]);
 	if (bad) {
 		fprintf(stderr, "bench control: flows top / scrape failed\n");
 		return;
@@ -458,10 +459,10 @@ void bench_control(void)
 	       (double)top / (double)ref_ns);
 	printf("  %-52s %10.1f %10.1f\n", "curl /metrics --compressed, 512 x 16", ms(scrape),
 	       (double)scrape / (double)ref_ns);
-	printf("  lbd memory (VmRSS / VmHWM, MiB): idle %.1f / %.1f; 512 x 16 %.1f / %.1f; "
+	printf("  lbd memory (VmRSS / RssAnon, MiB): idle %.1f / %.1f; 512 x 16 %.1f / %.1f; "
 	       "+ 1M flows, top 10, scrapes %.1f / %.1f\n",
-	       rss[0] / 1024.0, hwm[0] / 1024.0, rss[1] / 1024.0, hwm[1] / 1024.0,
-	       rss[2] / 1024.0, hwm[2] / 1024.0);
+	       rss[0] / 1024.0, anon[0] / 1024.0, rss[1] / 1024.0, anon[1] / 1024.0,
+	       rss[2] / 1024.0, anon[2] / 1024.0);
 
 	md = bench_open_md("control.md", path, sizeof(path));
 	if (!md) {
@@ -489,10 +490,10 @@ void bench_control(void)
 		(double)top / (double)ref_ns);
 	fprintf(md, "| `curl --compressed /metrics`, 512 x 16 | %.1f | %.1f |\n\n", ms(scrape),
 		(double)scrape / (double)ref_ns);
-	fprintf(md, "lbd memory, VmRSS / VmHWM: idle %.1f / %.1f MiB; with 512 x 16 %.1f / %.1f MiB; "
+	fprintf(md, "lbd memory, VmRSS / RssAnon (VmRSS counts the ring arrays lbd maps, which are the kernel's map memory; RssAnon is lbd's own): idle %.1f / %.1f MiB; with 512 x 16 %.1f / %.1f MiB; "
 		    "with 1M flows after top 10 and scrapes %.1f / %.1f MiB.\n\n",
-		rss[0] / 1024.0, hwm[0] / 1024.0, rss[1] / 1024.0, hwm[1] / 1024.0,
-		rss[2] / 1024.0, hwm[2] / 1024.0);
+		rss[0] / 1024.0, anon[0] / 1024.0, rss[1] / 1024.0, anon[1] / 1024.0,
+		rss[2] / 1024.0, anon[2] / 1024.0);
 	fprintf(md, "| map | entries | memlock | bytes/entry |\n| --- | ---: | ---: | ---: |\n");
 	printf("  flow tables (kernel memlock):");
 	for (i = 0; i < 4; i++) {
