@@ -27,4 +27,7 @@ void bench_datapath(void);
 void bench_metrics(void);
 void bench_control(void); /* selftests/bench/control.sh sets it up */
 
+/* `xdplb-bench rate-gen ...`: the live-frame generator of rate.sh (bench_rate.c). */
+int bench_rate_gen(int argc, char **argv);
+
 #endif /* XDPLB_BENCH_H */

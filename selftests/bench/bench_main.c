@@ -93,6 +93,8 @@ int main(int argc, char **argv)
 	int a;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 2 && !strcmp(argv[1], "rate-gen")) /* a tool of rate.sh, not a part */
+		return bench_rate_gen(argc - 1, argv + 1);
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
 		for (i = 0; i < N_PARTS; i++)
 			if (!parts[i].scripted)

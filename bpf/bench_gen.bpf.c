@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* bench_gen.bpf.c - bench only (make bench-rate): a frame generator and a frame counter.
+ *
+ * bench_gen runs under BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES: every
+ * run writes the frame's first GEN_HDR bytes from gen_frame (the kernel
+ * recycles the page without restoring what the forwarder rewrote), gives the
+ * source address the next of gen_flows values (fixing the IPv4 and TCP/UDP
+ * checksums), and sends the frame out of the test's ingress device (XDP_TX).
+ *
+ * bench_count sits on the far end (the generator's veth): it counts every
+ * frame that arrives, and those rewritten as expected (destination MAC, and
+ * for an encapsulated frame the outer protocol and destination), then drops
+ * them.  Both run on one CPU at a time; the counters are per CPU anyway.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "bench_gen.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+__u64 gen_frame[GEN_HDR / 8]; /* the frame's first GEN_HDR bytes */
+__u32 gen_flows;              /* distinct sources to cycle through; <= 1: one flow */
+__u32 gen_seq;                /* index of the next source */
+__u32 gen_csum_off;           /* offset of the L4 checksum (covers saddr), 0: none */
+__u64 gen_sent;               /* runs so far: frames handed to XDP_TX */
+
+struct gen_expect gen_expect; /* what bench_count calls a well rewritten frame */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct gen_counts);
+} gen_counts SEC(".maps");
+
+/* RFC 1624: a checksum after one 32-bit word of what it covers changed. */
+static __always_inline __u16 csum_replace(__u16 check, __u32 from, __u32 to)
+{
+	__u32 s = (__u16)~check;
+
+	s += (__u16)~(from >> 16) + (__u16)~(from & 0xffff);
+	s += (to >> 16) + (to & 0xffff);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+
+SEC("xdp")
+int bench_gen(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct iphdr *iph = data + sizeof(struct ethhdr);
+	__u64 *w = data;
+	__u32 idx, from, to, off;
+	__u16 *l4csum;
+	int i;
+
+	if (data + GEN_HDR > end)
+		return XDP_ABORTED;
+#pragma unroll
+	for (i = 0; i < GEN_HDR / 8; i++)
+		w[i] = gen_frame[i];
+	gen_sent++;
+	if (gen_flows <= 1)
+		return XDP_TX;
+	idx = gen_seq;
+	gen_seq = idx + 1 >= gen_flows ? 0 : idx + 1;
+	from = iph->saddr;
+	to = bpf_htonl(bpf_ntohl(from) + idx);
+	iph->saddr = to;
+	iph->check = csum_replace(iph->check, from, to);
+	off = gen_csum_off;
+	if (off) {
+		l4csum = data + (off & (GEN_HDR - 2));
+		if ((void *)(l4csum + 1) > end)
+			return XDP_ABORTED;
+		*l4csum = csum_replace(*l4csum, from, to);
+	}
+	return XDP_TX;
+}
+
+SEC("xdp")
+int bench_count(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct iphdr *iph = data + sizeof(struct ethhdr);
+	struct gen_counts *c;
+	__u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&gen_counts, &zero);
+	if (!c)
+		return XDP_DROP;
+	c->frames++;
+	if ((void *)(iph + 1) > end)
+		return XDP_DROP;
+	if (*(__u32 *)data != gen_expect.mac_lo || *(__u16 *)(data + 4) != gen_expect.mac_hi)
+		return XDP_DROP;
+	if (gen_expect.outer_daddr &&
+	    (iph->protocol != IPPROTO_IPIP || iph->daddr != gen_expect.outer_daddr))
+		return XDP_DROP;
+	c->ok++;
+	return XDP_DROP;
+}

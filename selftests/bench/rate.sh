@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# rate.sh - bench part `rate` (make bench-rate): forwarding rate in Mpps on
+# one core with live frames, lbd's forwarder against the bare XDP_TX
+# reference (ref_macswap) on the same veth, measured in the same run.
+#
+# The lab (selftests/net/rate_lab.sh): namespaces gen and lb joined by one
+# veth.  `xdplb-bench rate-gen` (selftests/bench/bench_rate.c) runs in gen,
+# pinned to one CPU: bpf/bench_gen.bpf.c under BPF_PROG_TEST_RUN with
+# BPF_F_TEST_XDP_LIVE_FRAMES sends 64-byte TCP ACKs to the LB's veth, where
+# lbd (native XDP, configured with lbctl: an l2 VIP and an ipip VIP, one
+# backend each) forwards them back with XDP_TX to a counting program.  The
+# reference is swapped into lbd's XDP link and back, round after round.
+#
+# Two lbd runs: --flows 4194304 (each CPU's LRU lists hold 2,097,152, so the
+# l2 and the ipip VIP's million flows both fit), then the default --flows
+# (1,048,576: 524,288 per CPU on two CPUs) with a million flows cycling.
+#
+# Environment: XDPLB_RATE_SECONDS (1) per sample, XDPLB_RATE_ROUNDS (5),
+# XDPLB_RATE_FLOWS (1000000), XDPLB_RATE_CPU (the last CPU).
+# Output: stdout, $BENCH_DIR/rate.md, rate.tsv, rate.png.
+set -u -o pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+export BENCH_DIR=${BENCH_DIR:-$BUILD/bench}
+export SAN=$BUILD # lbd and lbctl without sanitizers: lbd is no part of the path, but quieter
+T=rate
+source selftests/net/lib.sh
+source selftests/net/rate_lab.sh
+
+SECS=${XDPLB_RATE_SECONDS:-1}
+ROUNDS=${XDPLB_RATE_ROUNDS:-5}
+FLOWS=${XDPLB_RATE_FLOWS:-1000000}
+NCPU=$(nproc)
+CPU=${XDPLB_RATE_CPU:-$((NCPU - 1))}
+BIG_TABLE=4194304
+MD=$BENCH_DIR/rate.md
+TSV=$BENCH_DIR/rate.tsv
+mkdir -p "$BENCH_DIR"
+: >"$TSV"
+
+die() { echo "rate: $*" >&2; [ -s "$TMP/lbd.log" ] && tail -n 5 "$TMP/lbd.log" >&2; exit 1; }
+
+# lbd_up FLOWS: a fresh lbd (nothing pinned, no state) with --flows FLOWS,
+# configured; kept off the generator's CPU when there is another.
+lbd_up() {
+	start_lbd --xdp-mode native --metrics none --flows "$1" || die "lbd did not start"
+	[ "$NCPU" -gt 1 ] && taskset -a -p -c $(((CPU + 1) % NCPU)) "$LBD_PID" >/dev/null
+	rate_config || die "cannot configure lbd"
+}
+
+lbd_down() {
+	stop_lbd TERM || die "lbd did not stop cleanly"
+	nsx lb "$SAN/lbd" --iface eth0 --pin "$PIN" --detach 2>>"$TMP/lbd.log" || die "lbd --detach failed"
+	rm -f "$STATE"
+}
+
+# phase LABEL CASES...: one rate-gen run; the veth counters that grew go to $TMP/drops.
+phase() {
+	local label=$1 before after
+	shift
+	before=$(veth_drops)
+	echo "-- lbd --flows ${label%% *}"
+	rate_gen --cpu "$CPU" --seconds "$SECS" --rounds "$ROUNDS" --flows "$FLOWS" \
+		--tsv "$TSV" --label "$label" "$@" | tee -a "$TMP/out" || die "rate-gen failed"
+	after=$(veth_drops)
+	join -t= <(sort <<<"$before") <(sort <<<"$after") |
+		awk -F= -v l="${label%% *}" '$3 > $2 && $1 != "g0:rx_queue_0_xdp_drops" {
+			printf "%s: %s +%d\n", l, $1, $3 - $2 }' >>"$TMP/drops"
+}
+
+lab_rate || die "cannot build the lab"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+: >"$TMP/drops"
+
+lbd_up $BIG_TABLE
+phase "$BIG_TABLE (per CPU $((BIG_TABLE / NCPU)))" ref1 l2-1 ipip-1 refn l2-new l2-est ipip-new ipip-est
+big_entries=$(sed -n 's/^flows4 entries after the run: \([0-9]*\).*/\1/p' "$TMP/out" | tail -n 1)
+lbd_down
+lbd_up 1048576
+phase "1048576 (per CPU $((1048576 / NCPU)), default)" refn l2-new l2-est
+small_entries=$(sed -n 's/^flows4 entries after the run: \([0-9]*\).*/\1/p' "$TMP/out" | tail -n 1)
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- rate.md ---
+{
+	echo "# Forwarding rate with live frames (make bench-rate)"
+	echo
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), Linux $(uname -r), $NCPU CPUs, generator and the whole"
+	echo "path on CPU $CPU; load average $load0 before, $load1 after.  $ROUNDS rounds of $SECS s"
+	echo "per case (the first pass over new flows: once, exactly $FLOWS frames); medians."
+	echo
+	echo "bench_gen (BPF_PROG_TEST_RUN, BPF_F_TEST_XDP_LIVE_FRAMES, 64-byte TCP ACKs, XDP_TX)"
+	echo "-> veth -> lbd's forwarder, native XDP on the LB's veth, XDP_TX -> veth -> bench_count."
+	echo "The reference (swap MACs, XDP_TX) replaces the forwarder in lbd's XDP link for its"
+	echo "samples.  **Mpps** = frames counted on the far side / the time the CPU spent in the"
+	echo "run loop (the kernel's figure: generator, both veth hops, the XDP programs; not the"
+	echo "time other tasks had the CPU); **wall** = the same frames / wall time, lower on a"
+	echo "shared machine.  **x ref** = the median of each round's Mpps / the reference's in"
+	echo "the same round, with the same generator (1 or N sources).  N = $FLOWS flows (client"
+	echo "addresses from 172.16.0.0).  **as expected**: frames that arrived with the backend's"
+	echo "MAC (l2) or the router's MAC and an IPIP header to the backend (ipip)."
+	echo
+	echo "| lbd --flows | case | Mpps | min-max | x ref | wall Mpps | sent | arrived | as expected | flow hits | flow misses | LB drop/pass |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	awk -F'\t' '{ printf "| %s | %s | %.2f | %.2f-%.2f | %s | %.2f | %d | %d | %d | %d | %d | %d |\n",
+		$1, $3, $4, $5, $6, $7, $8, $10, $11, $12, $13, $14, $15 }' "$TSV"
+	echo
+	echo "Goal: the forwarder at 0.60 x the reference or more."
+	awk -F'\t' '$2 !~ /^ref/ && $7 != "-" {
+		printf "- %s (--flows %s): %s x, %s\n", $3, $1, $7, ($7 >= 0.6 ? "met" : "**not met**") }' "$TSV"
+	echo
+	echo "flows4 entries after each lbd run: $big_entries (--flows $BIG_TABLE), $small_entries"
+	echo "(--flows 1048576).  The tables are LRU hashes with per-CPU LRU lists"
+	echo "(BPF_F_NO_COMMON_LRU): the kernel gives each possible CPU max_entries / CPUs of"
+	echo "the entries and a CPU evicts only from its own share, so the flows one CPU sees"
+	echo "can hold only --flows / CPUs entries.  With the default table, $FLOWS flows"
+	awk -F'\t' '$1 ~ /default/ && $2 == "l2-est" && $13 + $14 > 0 {
+		printf "cycling on one CPU missed on %.0f%% of packets (each miss learns the flow and\n", 100 * $14 / ($13 + $14) }' "$TSV"
+	echo "evicts another)."
+	echo
+	if [ -s "$TMP/drops" ]; then
+		echo "veth drop and error counters (ethtool -S) that grew during the runs:"
+		echo
+		sed 's/^/- /' "$TMP/drops"
+	else
+		echo "No veth drop or error counter (ethtool -S, *drop*/*err*/*full*) grew, besides"
+		echo "bench_count's own XDP_DROP on the generator's veth."
+	fi
+} >"$MD"
+
+# --- rate.png: Mpps per case ---
+awk -F'\t' '{ t = ($1 ~ /default/ ? " [default table]" : ""); printf "\"%s%s\"\t%s\n", $3, t, $4 }' \
+	"$TSV" >"$TMP/plot.dat"
+if command -v gnuplot >/dev/null; then
+	gnuplot <<PLOT || echo "rate: gnuplot failed; no plot" >&2
+set terminal pngcairo size 1100,650 font ",10"
+set output "$BENCH_DIR/rate.png"
+set title "xdplb forwarding rate, one core, live frames (load $load0)"
+set ylabel "Mpps"
+set style fill solid 0.8
+set boxwidth 0.7
+set yrange [0:*]
+set xtics rotate by -35 left
+set bmargin 14
+set rmargin 12
+set grid ytics
+plot "$TMP/plot.dat" using 0:2:xtic(1) with boxes notitle, \
+     "" using 0:2:(sprintf("%.2f", \$2)) with labels offset 0,0.7 notitle
+PLOT
+else
+	echo "rate: gnuplot not installed (make deps); no plot" >&2
+fi
+echo "rate: $MD, $TSV${BENCH_DIR:+, $BENCH_DIR/rate.png}"
