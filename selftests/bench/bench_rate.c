@@ -67,7 +67,7 @@ enum { V_L2, V_IPIP, N_VIPS };
 
 struct rcase {
 	const char *name;
-	const char *desc;
+	const char *desc; /* a format: %u is the number of flows of a `many` case */
 	int prog;
 	int vip;
 	bool many; /* --flows sources, else one */
@@ -85,14 +85,14 @@ struct rcase {
 
 static struct rcase CASES[] = {
 	CASE("ref1", "ref: swap MACs, XDP_TX; 1 flow", P_REF, V_L2, false, false),
-	CASE("refn", "ref: swap MACs, XDP_TX; N flows", P_REF, V_L2, true, false),
+	CASE("refn", "ref: swap MACs, XDP_TX; %u flows", P_REF, V_L2, true, false),
 	CASE("l2-1", "l2, 1 flow (established hit)", P_FWD, V_L2, false, false),
 	CASE("ipip-1", "ipip 4in4, 1 flow (established hit)", P_FWD, V_IPIP, false, false),
-	CASE("l2-new", "l2, N new flows (first pass: miss, ring, learn)", P_FWD, V_L2, true, true),
-	CASE("l2-est", "l2, N flows cycling", P_FWD, V_L2, true, false),
-	CASE("ipip-new", "ipip 4in4, N new flows (first pass: miss, ring, learn)", P_FWD, V_IPIP,
+	CASE("l2-new", "l2, %u new flows (first pass: miss, ring, learn)", P_FWD, V_L2, true, true),
+	CASE("l2-est", "l2, %u flows cycling", P_FWD, V_L2, true, false),
+	CASE("ipip-new", "ipip 4in4, %u new flows (first pass: miss, ring, learn)", P_FWD, V_IPIP,
 	     true, true),
-	CASE("ipip-est", "ipip 4in4, N flows cycling", P_FWD, V_IPIP, true, false),
+	CASE("ipip-est", "ipip 4in4, %u flows cycling", P_FWD, V_IPIP, true, false),
 };
 #define N_CASES (int)(sizeof(CASES) / sizeof(CASES[0]))
 
@@ -106,6 +106,7 @@ struct opts {
 	double seconds;
 	__u32 flows;
 	__u64 count; /* check mode: frames per case */
+	bool table;  /* count flows4's entries at the end */
 };
 
 struct rate {
@@ -126,7 +127,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: xdplb-bench rate-gen --iface IF --pin DIR --lb-mac MAC --l2 VIP --l2-mac MAC\n"
 		"         --ipip VIP --ipip-mac MAC --ipip-backend ADDR [--cpu N] [--seconds S]\n"
-		"         [--rounds R] [--flows N] [--count N] [--tsv FILE] [--label TEXT] CASE...\n"
+		"         [--rounds R] [--flows N] [--count N] [--tsv FILE] [--label TEXT] [--table]\n"
+		"         CASE...\n"
 		"cases:");
 	for (int i = 0; i < N_CASES; i++)
 		fprintf(f, " %s", CASES[i].name);
@@ -171,7 +173,7 @@ static int parse_args(struct rate *r, int argc, char **argv)
 		{ "ipip-mac", 1, 0, 'G' }, { "ipip-backend", 1, 0, 'B' }, { "cpu", 1, 0, 'c' },
 		{ "seconds", 1, 0, 's' }, { "rounds", 1, 0, 'r' },     { "flows", 1, 0, 'f' },
 		{ "count", 1, 0, 'n' },	 { "tsv", 1, 0, 't' },	       { "label", 1, 0, 'l' },
-		{ "help", 0, 0, 'h' },	 { 0, 0, 0, 0 }
+		{ "table", 0, 0, 'T' },	 { "help", 0, 0, 'h' },	       { 0, 0, 0, 0 }
 	};
 	struct opts *o = &r->o;
 	unsigned long long v;
@@ -191,6 +193,7 @@ static int parse_args(struct rate *r, int argc, char **argv)
 		case 'p': o->pin = optarg; break;
 		case 't': o->tsv = optarg; break;
 		case 'l': o->label = optarg; break;
+		case 'T': o->table = true; break;
 		case 'L': o->vip[V_L2] = optarg; break;
 		case 'I': o->vip[V_IPIP] = optarg; break;
 		case 'B': o->ipip_backend = optarg; break;
@@ -616,23 +619,27 @@ static void report(struct rate *r)
 	       "x ref", "wall", "sent", "arrived", "ok", "flow hits", "misses");
 	for (int i = 0; i < N_CASES; i++) {
 		struct rcase *c = &CASES[i];
-		char ratio[16] = "-", range[32];
+		char ratio[16] = "-", range[32], desc[96];
 
 		if (!c->n)
 			continue;
+		if (c->many)
+			snprintf(desc, sizeof(desc), c->desc, r->o.flows);
+		else
+			snprintf(desc, sizeof(desc), "%s", c->desc);
 		if (c->prog == P_REF)
 			snprintf(ratio, sizeof(ratio), "1.00");
 		else if (ratio_to_ref(c) >= 0)
 			snprintf(ratio, sizeof(ratio), "%.2f", ratio_to_ref(c));
 		snprintf(range, sizeof(range), "%.2f-%.2f", c->lo, c->hi);
-		printf("%-56s %6.2f %11s %6s %6.2f %11llu %11llu %11llu %11llu %11llu\n", c->desc,
+		printf("%-56s %6.2f %11s %6s %6.2f %11llu %11llu %11llu %11llu %11llu\n", desc,
 		       c->med, range, ratio, c->wall_med, (unsigned long long)c->sent,
 		       (unsigned long long)c->arrived,
 		       (unsigned long long)c->ok, (unsigned long long)c->hit,
 		       (unsigned long long)c->miss);
 		if (t)
 			fprintf(t, "%s\t%s\t%s\t%.3f\t%.3f\t%.3f\t%s\t%.3f\t%d\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\n",
-				r->o.label, c->name, c->desc, c->med, c->lo, c->hi, ratio, c->wall_med, c->n,
+				r->o.label, c->name, desc, c->med, c->lo, c->hi, ratio, c->wall_med, c->n,
 				(unsigned long long)c->sent, (unsigned long long)c->arrived,
 				(unsigned long long)c->ok, (unsigned long long)c->hit,
 				(unsigned long long)c->miss,
@@ -658,8 +665,9 @@ static int run(struct rate *r)
 	for (int i = 0; i < N_CASES; i++)
 		summarize(&CASES[i]);
 	report(r);
-	printf("flows4 entries after the run: %ld (N = %u flows, %d CPUs)\n", count_flows4(r),
-	       r->o.flows, r->ncpu);
+	if (r->o.table)
+		printf("flows4 entries after the run: %ld (N = %u flows, %d CPUs)\n",
+		       count_flows4(r), r->o.flows, r->ncpu);
 	return 0;
 }
 

@@ -16,7 +16,9 @@
 # (1,048,576: 524,288 per CPU on two CPUs) with a million flows cycling.
 #
 # Environment: XDPLB_RATE_SECONDS (1) per sample, XDPLB_RATE_ROUNDS (5),
-# XDPLB_RATE_FLOWS (1000000), XDPLB_RATE_CPU (the last CPU).
+# XDPLB_RATE_FLOWS (1000000), XDPLB_RATE_CURVE ("1000 10000 100000": rows
+# with that many of the l2 flows active in the full table), XDPLB_RATE_CPU
+# (the last CPU).
 # Output: stdout, $BENCH_DIR/rate.md, rate.tsv, rate.png.
 set -u -o pipefail
 cd "$(dirname "$0")/../.."
@@ -30,6 +32,7 @@ source selftests/net/rate_lab.sh
 SECS=${XDPLB_RATE_SECONDS:-1}
 ROUNDS=${XDPLB_RATE_ROUNDS:-5}
 FLOWS=${XDPLB_RATE_FLOWS:-1000000}
+CURVE=${XDPLB_RATE_CURVE:-1000 10000 100000} # smaller sets of active flows, l2 only
 NCPU=$(nproc)
 CPU=${XDPLB_RATE_CPU:-$((NCPU - 1))}
 BIG_TABLE=4194304
@@ -54,13 +57,14 @@ lbd_down() {
 	rm -f "$STATE"
 }
 
-# phase LABEL CASES...: one rate-gen run; the veth counters that grew go to $TMP/drops.
+# phase LABEL N ROUNDS ARGS...: one rate-gen run with N flows; the veth
+# counters that grew go to $TMP/drops.
 phase() {
-	local label=$1 before after
-	shift
+	local label=$1 n=$2 rounds=$3 before after
+	shift 3
 	before=$(veth_drops)
-	echo "-- lbd --flows ${label%% *}"
-	rate_gen --cpu "$CPU" --seconds "$SECS" --rounds "$ROUNDS" --flows "$FLOWS" \
+	echo "-- lbd --flows ${label%% *}, $n flows"
+	rate_gen --cpu "$CPU" --seconds "$SECS" --rounds "$rounds" --flows "$n" \
 		--tsv "$TSV" --label "$label" "$@" | tee -a "$TMP/out" || die "rate-gen failed"
 	after=$(veth_drops)
 	join -t= <(sort <<<"$before") <(sort <<<"$after") |
@@ -73,11 +77,16 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$TMP/drops"
 
 lbd_up $BIG_TABLE
-phase "$BIG_TABLE (per CPU $((BIG_TABLE / NCPU)))" ref1 l2-1 ipip-1 refn l2-new l2-est ipip-new ipip-est
+big="$BIG_TABLE (per CPU $((BIG_TABLE / NCPU)))"
+phase "$big" "$FLOWS" "$ROUNDS" --table ref1 l2-1 ipip-1 refn l2-new l2-est ipip-new ipip-est
 big_entries=$(sed -n 's/^flows4 entries after the run: \([0-9]*\).*/\1/p' "$TMP/out" | tail -n 1)
+# fewer active flows in the same full table: the first n of the l2 flows (hits)
+for n in $CURVE; do
+	[ "$n" -lt "$FLOWS" ] && phase "$big" "$n" $(((ROUNDS + 1) / 2)) refn l2-est
+done
 lbd_down
 lbd_up 1048576
-phase "1048576 (per CPU $((1048576 / NCPU)), default)" refn l2-new l2-est
+phase "1048576 (per CPU $((1048576 / NCPU)), default)" "$FLOWS" "$ROUNDS" --table refn l2-new l2-est
 small_entries=$(sed -n 's/^flows4 entries after the run: \([0-9]*\).*/\1/p' "$TMP/out" | tail -n 1)
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -98,12 +107,15 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "shared machine.  **x ref** = the median of each round's Mpps / the reference's in"
 	echo "the same round, with the same generator (1 or N sources).  N = $FLOWS flows (client"
 	echo "addresses from 172.16.0.0).  **as expected**: frames that arrived with the backend's"
-	echo "MAC (l2) or the router's MAC and an IPIP header to the backend (ipip)."
+	echo "MAC (l2) or the router's MAC and an IPIP header to the backend (ipip).  The rows"
+	echo "with fewer l2 flows run after the million-flow rows, on the same full table: their"
+	echo "flows are the first of the million (hits); the reference's generator cycles as"
+	echo "many sources."
 	echo
-	echo "| lbd --flows | case | Mpps | min-max | x ref | wall Mpps | sent | arrived | as expected | flow hits | flow misses | LB drop/pass |"
-	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-	awk -F'\t' '{ printf "| %s | %s | %.2f | %.2f-%.2f | %s | %.2f | %d | %d | %d | %d | %d | %d |\n",
-		$1, $3, $4, $5, $6, $7, $8, $10, $11, $12, $13, $14, $15 }' "$TSV"
+	echo "| lbd --flows | case | Mpps | ns/pkt | min-max | x ref | wall Mpps | sent | arrived | as expected | flow hits | flow misses | LB drop/pass |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	awk -F'\t' '{ printf "| %s | %s | %.2f | %.0f | %.2f-%.2f | %s | %.2f | %d | %d | %d | %d | %d | %d |\n",
+		$1, $3, $4, $4 > 0 ? 1000 / $4 : 0, $5, $6, $7, $8, $10, $11, $12, $13, $14, $15 }' "$TSV"
 	echo
 	echo "Goal: the forwarder at 0.60 x the reference or more."
 	awk -F'\t' '$2 !~ /^ref/ && $7 != "-" {
@@ -129,22 +141,34 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 } >"$MD"
 
 # --- rate.png: Mpps per case ---
-awk -F'\t' '{ t = ($1 ~ /default/ ? " [default table]" : ""); printf "\"%s%s\"\t%s\n", $3, t, $4 }' \
+# short labels: "l2 1000000 flows cycling [default table]" -> "l2 1M est [default]"
+awk -F'\t' '{
+	split($2, k, "-"); if ($2 ~ /^ref/) k[1] = "ref"
+	n = "1 flow"; c = k[1] == "ref" ? 1 : k[1] == "l2" ? 2 : 3
+	if (match($3, /[0-9]+ (new )?flows/)) {
+		n = substr($3, RSTART, RLENGTH); sub(/ .*/, "", n)
+		n = n >= 1000000 ? n / 1000000 "M" : n >= 1000 ? n / 1000 "k" : n
+		n = n ($2 ~ /new/ ? " new" : $2 ~ /est/ ? " est" : "")
+	}
+	printf "\"%s %s%s\"\t%s\t%d\n", k[1], n, ($1 ~ /default/ ? " [default]" : ""), $4, c }' \
 	"$TSV" >"$TMP/plot.dat"
 if command -v gnuplot >/dev/null; then
 	gnuplot <<PLOT || echo "rate: gnuplot failed; no plot" >&2
 set terminal pngcairo size 1100,650 font ",10"
 set output "$BENCH_DIR/rate.png"
-set title "xdplb forwarding rate, one core, live frames (load $load0)"
+set title "xdplb forwarding rate, one core, live frames: reference (grey), l2 (blue), ipip (orange); load $load0"
 set ylabel "Mpps"
 set style fill solid 0.8
 set boxwidth 0.7
 set yrange [0:*]
 set xtics rotate by -35 left
-set bmargin 14
-set rmargin 12
+set bmargin 7
+set rmargin 9
 set grid ytics
-plot "$TMP/plot.dat" using 0:2:xtic(1) with boxes notitle, \
+set linetype 1 lc rgb "#888888"
+set linetype 2 lc rgb "#1f77b4"
+set linetype 3 lc rgb "#ff7f0e"
+plot "$TMP/plot.dat" using 0:2:(0.7):3:xtic(1) with boxes lc variable notitle, \
      "" using 0:2:(sprintf("%.2f", \$2)) with labels offset 0,0.7 notitle
 PLOT
 else
