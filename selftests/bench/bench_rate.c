@@ -37,6 +37,7 @@
 #include <limits.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,14 @@
 #define CLIENT1 "192.0.2.7"   /* the one flow's client */
 #define CLIENTN "172.16.0.0"  /* first of the --flows clients (172.16.0.0/12 holds 2^20) */
 #define MAX_FLOWS (1u << 20)
+
+static volatile sig_atomic_t stopping; /* SIGINT/SIGTERM: stop, put the forwarder back */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
 
 enum { P_REF, P_FWD };
 enum { V_L2, V_IPIP, N_VIPS };
@@ -482,7 +491,7 @@ static int send_paced(struct rate *r, __u64 n)
 	__u64 t0, busy = 0;
 	struct snap s;
 
-	while (n) {
+	while (n && !stopping) {
 		__u32 k = n > BATCH ? BATCH : (__u32)n;
 
 		if (send_frames(r, k, &busy))
@@ -518,7 +527,7 @@ static int sample(struct rate *r, struct rcase *c)
 			if (send_frames(r, k, &busy))
 				return -1;
 			sent += k;
-			if (want ? sent >= want : bench_now_ns() >= deadline)
+			if (stopping || (want ? sent >= want : bench_now_ns() >= deadline))
 				break;
 		}
 	}
@@ -661,6 +670,10 @@ static int run(struct rate *r)
 				continue;
 			if (sample(r, c))
 				return -1;
+			if (stopping) {
+				fprintf(stderr, "rate-gen: interrupted\n");
+				return -1;
+			}
 		}
 	for (int i = 0; i < N_CASES; i++)
 		summarize(&CASES[i]);
@@ -693,12 +706,15 @@ static int verdict(void)
 
 int bench_rate_gen(int argc, char **argv)
 {
+	struct sigaction sa = { .sa_handler = on_signal };
 	struct rate r = { 0 };
 	int ret = 1;
 
 	r.link_fd = r.fwd_fd = r.stats_fd = r.flows4_fd = -1;
 	if (parse_args(&r, argc, argv))
 		return 2;
+	sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: a test run returns EINTR */
+	sigaction(SIGTERM, &sa, NULL);
 	if (!setup(&r) && !run(&r))
 		ret = r.o.count ? verdict() : 0;
 	teardown(&r);
