@@ -185,6 +185,7 @@ static int parse_args(struct rate *r, int argc, char **argv)
 		{ "table", 0, 0, 'T' },	 { "help", 0, 0, 'h' },	       { 0, 0, 0, 0 }
 	};
 	struct opts *o = &r->o;
+	int macs = 0; /* --lb-mac, --l2-mac, --ipip-mac seen: bits 0-2 */
 	unsigned long long v;
 	struct in_addr a;
 	char *end;
@@ -209,14 +210,17 @@ static int parse_args(struct rate *r, int argc, char **argv)
 		case 'm':
 			if (parse_mac(optarg, o->lb_mac))
 				return bad("--lb-mac", optarg, "aa:bb:cc:dd:ee:ff");
+			macs |= 1;
 			break;
 		case 'M':
 			if (parse_mac(optarg, o->expect_mac[V_L2]))
 				return bad("--l2-mac", optarg, "aa:bb:cc:dd:ee:ff");
+			macs |= 2;
 			break;
 		case 'G':
 			if (parse_mac(optarg, o->expect_mac[V_IPIP]))
 				return bad("--ipip-mac", optarg, "aa:bb:cc:dd:ee:ff");
+			macs |= 4;
 			break;
 		case 'c':
 			if (parse_u64(optarg, CPU_SETSIZE - 1, &v))
@@ -248,8 +252,10 @@ static int parse_args(struct rate *r, int argc, char **argv)
 		default: usage(stderr); return -1;
 		}
 	}
-	if (!o->iface || !o->pin || !o->vip[V_L2] || !o->vip[V_IPIP] || !o->ipip_backend) {
-		fprintf(stderr, "rate-gen: --iface, --pin, --l2, --ipip and --ipip-backend are required\n");
+	if (!o->iface || !o->pin || !o->vip[V_L2] || !o->vip[V_IPIP] || !o->ipip_backend ||
+	    macs != 7) {
+		fprintf(stderr, "rate-gen: --iface, --pin, --lb-mac, --l2, --l2-mac, --ipip, --ipip-mac "
+				"and --ipip-backend are required\n");
 		usage(stderr);
 		return -1;
 	}
@@ -308,8 +314,9 @@ static int open_lbd(struct rate *r)
 	snprintf(path, sizeof(path), "%s/link", r->o.pin);
 	r->link_fd = bpf_obj_get(path);
 	if (r->link_fd < 0) {
-		fprintf(stderr, "rate-gen: cannot open lbd's XDP link %s: %s (is lbd running with --pin %s?)\n",
-			path, strerror(errno), r->o.pin);
+		fprintf(stderr,
+			"rate-gen: cannot open lbd's XDP link %s: %s (--pin is lbd's ROOT/IFACE: is lbd running?)\n",
+			path, strerror(errno));
 		return -1;
 	}
 	if (bpf_obj_get_info_by_fd(r->link_fd, &info, &len) || info.type != BPF_LINK_TYPE_XDP) {
@@ -317,6 +324,7 @@ static int open_lbd(struct rate *r)
 		return -1;
 	}
 	r->fwd_fd = bpf_prog_get_fd_by_id(info.prog_id);
+	r->cur_prog = P_FWD;
 	snprintf(path, sizeof(path), "%s/stats", r->o.pin);
 	r->stats_fd = bpf_obj_get(path);
 	snprintf(path, sizeof(path), "%s/flows4", r->o.pin);
@@ -326,7 +334,6 @@ static int open_lbd(struct rate *r)
 			r->o.pin, strerror(errno));
 		return -1;
 	}
-	r->cur_prog = P_FWD;
 	return 0;
 }
 
@@ -388,18 +395,18 @@ static int setup(struct rate *r)
 
 static void teardown(struct rate *r)
 {
-	if (r->link_fd > 0 && r->fwd_fd > 0)
+	if (r->link_fd >= 0 && r->fwd_fd >= 0)
 		use_prog(r, P_FWD); /* never leave the reference in lbd's link */
 	bpf_link__destroy(r->count_link);
 	bench_gen_bpf__destroy(r->gen);
 	ref_macswap_bpf__destroy(r->ref);
-	if (r->link_fd > 0)
+	if (r->link_fd >= 0)
 		close(r->link_fd);
-	if (r->fwd_fd > 0)
+	if (r->fwd_fd >= 0)
 		close(r->fwd_fd);
-	if (r->stats_fd > 0)
+	if (r->stats_fd >= 0)
 		close(r->stats_fd);
-	if (r->flows4_fd > 0)
+	if (r->flows4_fd >= 0)
 		close(r->flows4_fd);
 }
 
