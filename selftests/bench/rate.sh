@@ -115,11 +115,11 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "| lbd --flows | case | Mpps | ns/pkt | min-max | x ref | wall Mpps | sent | arrived | as expected | flow hits | flow misses | LB drop/pass |"
 	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	awk -F'\t' '{ printf "| %s | %s | %.2f | %.0f | %.2f-%.2f | %s | %.2f | %d | %d | %d | %d | %d | %d |\n",
-		$1, $3, $4, $4 > 0 ? 1000 / $4 : 0, $5, $6, $7, $8, $10, $11, $12, $13, $14, $15 }' "$TSV"
+		$1, $3, $4, ($4 > 0 ? 1000 / $4 : 0), $5, $6, $7, $8, $10, $11, $12, $13, $14, $15 }' "$TSV"
 	echo
 	echo "Goal: the forwarder at 0.60 x the reference or more."
-	awk -F'\t' '$2 !~ /^ref/ && $7 != "-" {
-		printf "- %s (--flows %s): %s x, %s\n", $3, $1, $7, ($7 >= 0.6 ? "met" : "**not met**") }' "$TSV"
+	awk -F'\t' '$2 !~ /^ref/ && $7 != "-" { split($1, f, " ")
+		printf "- %s, lbd --flows %s: %s x, %s\n", $3, f[1], $7, ($7 >= 0.6 ? "met" : "**not met**") }' "$TSV"
 	echo
 	echo "flows4 entries after each lbd run: $big_entries (--flows $BIG_TABLE), $small_entries"
 	echo "(--flows 1048576).  The tables are LRU hashes with per-CPU LRU lists"
