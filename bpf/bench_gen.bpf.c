@@ -7,6 +7,10 @@
  * source address the next of gen_flows values (fixing the IPv4 and TCP/UDP
  * checksums), and sends the frame out of the test's ingress device (XDP_TX).
  *
+ * ref_lookup is a second reference for the LB's veth: ref_macswap plus the
+ * forwarder's established-flow lookup, in lbd's own flows4 table (the map
+ * is lbd's, shared by fd): what a flow table costs by itself.
+ *
  * bench_count sits on the far end (the generator's veth): it counts every
  * frame that arrives, and those rewritten as expected (destination MAC, and
  * for an encapsulated frame the outer protocol and destination), then drops
@@ -18,6 +22,7 @@
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "xdplb.h"
 #include "bench_gen.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -36,6 +41,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct gen_counts);
 } gen_counts SEC(".maps");
+
+/* Replaced by lbd's pinned flows4 before load (bpf_map__reuse_fd). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct xdplb_flow4_key);
+	__type(value, struct xdplb_flow_val);
+} flows4 SEC(".maps");
 
 /* RFC 1624: a checksum after one 32-bit word of what it covers changed. */
 static __always_inline __u16 csum_replace(__u16 check, __u32 from, __u32 to)
@@ -80,6 +94,38 @@ int bench_gen(struct xdp_md *ctx)
 			return XDP_ABORTED;
 		*l4csum = csum_replace(*l4csum, from, to);
 	}
+	return XDP_TX;
+}
+
+SEC("xdp")
+int ref_lookup(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *iph = (void *)(eth + 1);
+	__u32 *ports = (void *)(iph + 1), zero = 0;
+	struct xdplb_flow4_key k;
+	__u64 *w = (__u64 *)&k;
+	struct gen_counts *c;
+	__u8 tmp[ETH_ALEN];
+
+	if ((void *)(ports + 1) > end)
+		return XDP_PASS;
+	/* the key as the forwarder writes it: two 64-bit words */
+	w[0] = *(__u64 *)&iph->saddr;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	w[1] = (__u64)*ports | (__u64)iph->protocol << 32;
+#else
+	w[1] = (__u64)*ports << 32 | (__u64)iph->protocol << 24;
+#endif
+	if (bpf_map_lookup_elem(&flows4, &k)) {
+		c = bpf_map_lookup_elem(&gen_counts, &zero);
+		if (c)
+			c->lookup_hits++;
+	}
+	__builtin_memcpy(tmp, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, tmp, ETH_ALEN);
 	return XDP_TX;
 }
 

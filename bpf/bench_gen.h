@@ -20,6 +20,7 @@ struct gen_expect {
 struct gen_counts {
 	__u64 frames; /* every frame that arrived */
 	__u64 ok;     /* of which rewritten as gen_expect says */
+	__u64 lookup_hits; /* ref_lookup (on the LB's veth): flows4 answered */
 };
 
 #endif /* XDPLB_BENCH_GEN_H */

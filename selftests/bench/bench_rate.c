@@ -13,11 +13,14 @@
  *
  * The reference is ref_macswap (swap MACs, XDP_TX) put in lbd's pinned
  * XDP link in place of the forwarder (bpf_link_update) and back, so both
- * run on the same veth in the same run, interleaved in rounds.
+ * run on the same veth in the same run, interleaved in rounds.  A second
+ * one, ref_lookup (bench_gen.bpf.c), adds the forwarder's flow lookup in
+ * lbd's own flows4: the part of the cost that is the table's.
  *
  * Cases (in the order given, every round; the -new cases in the first
  * round only):
  *   ref1, refn    the reference, 1 flow / --flows sources
+ *   lkp1, lkpn    ref_lookup, 1 flow / --flows sources (the l2 VIP's flows)
  *   l2-1, ipip-1  one flow: an established hit after the first frame
  *   l2-new, ipip-new  exactly --flows frames of --flows new sources: each
  *                 a flow-table miss (TCP non-SYN: learned as established)
@@ -71,7 +74,7 @@ static void on_signal(int sig)
 	stopping = 1;
 }
 
-enum { P_REF, P_FWD };
+enum { P_REF, P_FWD, P_LKP };
 enum { V_L2, V_IPIP, N_VIPS };
 
 struct rcase {
@@ -95,6 +98,8 @@ struct rcase {
 static struct rcase CASES[] = {
 	CASE("ref1", "ref: swap MACs, XDP_TX; 1 flow", P_REF, V_L2, false, false),
 	CASE("refn", "ref: swap MACs, XDP_TX; %u flows", P_REF, V_L2, true, false),
+	CASE("lkp1", "ref + flows4 lookup; 1 flow", P_LKP, V_L2, false, false),
+	CASE("lkpn", "ref + flows4 lookup; %u flows", P_LKP, V_L2, true, false),
 	CASE("l2-1", "l2, 1 flow (established hit)", P_FWD, V_L2, false, false),
 	CASE("ipip-1", "ipip 4in4, 1 flow (established hit)", P_FWD, V_IPIP, false, false),
 	CASE("l2-new", "l2, %u new flows (first pass: miss, ring, learn)", P_FWD, V_L2, true, true),
@@ -339,13 +344,16 @@ static int open_lbd(struct rate *r)
 
 static int use_prog(struct rate *r, int prog)
 {
-	int fd = prog == P_REF ? bpf_program__fd(r->ref->progs.ref_macswap) : r->fwd_fd;
+	int fd = prog == P_REF	 ? bpf_program__fd(r->ref->progs.ref_macswap)
+		 : prog == P_LKP ? bpf_program__fd(r->gen->progs.ref_lookup)
+				 : r->fwd_fd;
+	static const char *const name[] = { "reference", "forwarder", "lookup reference" };
 
 	if (r->cur_prog == prog)
 		return 0;
 	if (bpf_link_update(r->link_fd, fd, NULL)) {
-		fprintf(stderr, "rate-gen: cannot put the %s in lbd's link: %s\n",
-			prog == P_REF ? "reference" : "forwarder", strerror(errno));
+		fprintf(stderr, "rate-gen: cannot put the %s in lbd's link: %s\n", name[prog],
+			strerror(errno));
 		return -1;
 	}
 	r->cur_prog = prog;
@@ -374,7 +382,12 @@ static int setup(struct rate *r)
 	}
 	if (open_lbd(r))
 		return -1;
-	r->gen = bench_gen_bpf__open_and_load();
+	r->gen = bench_gen_bpf__open();
+	if (r->gen && (bpf_map__reuse_fd(r->gen->maps.flows4, r->flows4_fd) ||
+		       bench_gen_bpf__load(r->gen))) {
+		bench_gen_bpf__destroy(r->gen);
+		r->gen = NULL;
+	}
 	r->ref = ref_macswap_bpf__open_and_load();
 	if (!r->gen || !r->ref) {
 		fprintf(stderr, "rate-gen: cannot load the generator or the reference: %s\n",
@@ -445,7 +458,7 @@ static int prepare(struct rate *r, const struct rcase *c)
 }
 
 struct snap {
-	__u64 ns, sent, frames, ok;
+	__u64 ns, sent, frames, ok, lookup_hits;
 	__u64 st[XDPLB_STAT_MAX];
 };
 
@@ -462,6 +475,7 @@ static int snapshot(struct rate *r, struct snap *s)
 	for (int i = 0; i < r->ncpu; i++) {
 		s->frames += gc[i].frames;
 		s->ok += gc[i].ok;
+		s->lookup_hits += gc[i].lookup_hits;
 		for (int j = 0; j < XDPLB_STAT_MAX; j++)
 			s->st[j] += xs[i].v[j];
 	}
@@ -549,9 +563,14 @@ static int sample(struct rate *r, struct rcase *c)
 	c->sent += b.sent - a.sent;
 	c->arrived += b.frames - a.frames;
 	c->ok += b.ok - a.ok;
-	c->hit += b.st[XDPLB_STAT_FLOW_HIT] - a.st[XDPLB_STAT_FLOW_HIT];
-	c->miss += b.st[XDPLB_STAT_FLOW_MISS_NONSYN] - a.st[XDPLB_STAT_FLOW_MISS_NONSYN] +
-		   b.st[XDPLB_STAT_FLOW_MISS_SYN] - a.st[XDPLB_STAT_FLOW_MISS_SYN];
+	if (c->prog == P_LKP) {
+		c->hit += b.lookup_hits - a.lookup_hits;
+		c->miss += (b.frames - a.frames) - (b.lookup_hits - a.lookup_hits);
+	} else {
+		c->hit += b.st[XDPLB_STAT_FLOW_HIT] - a.st[XDPLB_STAT_FLOW_HIT];
+		c->miss += b.st[XDPLB_STAT_FLOW_MISS_NONSYN] - a.st[XDPLB_STAT_FLOW_MISS_NONSYN] +
+			   b.st[XDPLB_STAT_FLOW_MISS_SYN] - a.st[XDPLB_STAT_FLOW_MISS_SYN];
+	}
 	c->fwd_drop += b.st[XDPLB_STAT_DROP] - a.st[XDPLB_STAT_DROP];
 	c->fwd_pass += b.st[XDPLB_STAT_PASS] - a.st[XDPLB_STAT_PASS];
 	return 0;
@@ -643,7 +662,7 @@ static void report(struct rate *r)
 			snprintf(desc, sizeof(desc), c->desc, r->o.flows);
 		else
 			snprintf(desc, sizeof(desc), "%s", c->desc);
-		if (c->prog == P_REF)
+		if (c == &CASES[0] || c == &CASES[1]) /* the reference itself */
 			snprintf(ratio, sizeof(ratio), "1.00");
 		else if (ratio_to_ref(c) >= 0)
 			snprintf(ratio, sizeof(ratio), "%.2f", ratio_to_ref(c));

@@ -78,11 +78,12 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 lbd_up $BIG_TABLE
 big="$BIG_TABLE (per CPU $((BIG_TABLE / NCPU)))"
-phase "$big" "$FLOWS" "$ROUNDS" --table ref1 l2-1 ipip-1 refn l2-new l2-est ipip-new ipip-est
+phase "$big" "$FLOWS" "$ROUNDS" --table ref1 l2-1 ipip-1 lkp1 refn l2-new l2-est lkpn \
+	ipip-new ipip-est
 big_entries=$(sed -n 's/^flows4 entries after the run: \([0-9]*\).*/\1/p' "$TMP/out" | tail -n 1)
 # fewer active flows in the same full table: the first n of the l2 flows (hits)
 for n in $CURVE; do
-	[ "$n" -lt "$FLOWS" ] && phase "$big" "$n" $(((ROUNDS + 1) / 2)) refn l2-est
+	[ "$n" -lt "$FLOWS" ] && phase "$big" "$n" $(((ROUNDS + 1) / 2)) refn lkpn l2-est
 done
 lbd_down
 lbd_up 1048576
@@ -110,7 +111,9 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "MAC (l2) or the router's MAC and an IPIP header to the backend (ipip).  The rows"
 	echo "with fewer l2 flows run after the million-flow rows, on the same full table: their"
 	echo "flows are the first of the million (hits); the reference's generator cycles as"
-	echo "many sources."
+	echo "many sources.  **ref + flows4 lookup** is the reference plus the forwarder's"
+	echo "established-flow lookup in lbd's own flows4 (same map, same entries; key from"
+	echo "the frame; bpf/bench_gen.bpf.c ref_lookup): what the flow table costs by itself."
 	echo
 	echo "| lbd --flows | case | Mpps | ns/pkt | min-max | x ref | wall Mpps | sent | arrived | as expected | flow hits | flow misses | LB drop/pass |"
 	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -143,8 +146,8 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 # --- rate.png: Mpps per case ---
 # short labels: "l2 1000000 flows cycling [default table]" -> "l2 1M est [default]"
 awk -F'\t' '{
-	split($2, k, "-"); if ($2 ~ /^ref/) k[1] = "ref"
-	n = "1 flow"; c = k[1] == "ref" ? 1 : k[1] == "l2" ? 2 : 3
+	split($2, k, "-"); if ($2 ~ /^ref/) k[1] = "ref"; if ($2 ~ /^lkp/) k[1] = "ref+lookup"
+	n = "1 flow"; c = k[1] == "ref" ? 1 : k[1] == "l2" ? 2 : k[1] == "ipip" ? 3 : 4
 	if (match($3, /[0-9]+ (new )?flows/)) {
 		n = substr($3, RSTART, RLENGTH); sub(/ .*/, "", n)
 		n = n >= 1000000 ? n / 1000000 "M" : n >= 1000 ? n / 1000 "k" : n
@@ -156,7 +159,7 @@ if command -v gnuplot >/dev/null; then
 	gnuplot <<PLOT || echo "rate: gnuplot failed; no plot" >&2
 set terminal pngcairo size 1100,650 font ",10"
 set output "$BENCH_DIR/rate.png"
-set title "xdplb forwarding rate, one core, live frames: reference (grey), l2 (blue), ipip (orange); load $load0"
+set title "xdplb forwarding rate, one core, live frames: reference (grey), reference + flow lookup (dark), l2 (blue), ipip (orange); load $load0"
 set ylabel "Mpps"
 set style fill solid 0.8
 set boxwidth 0.7
@@ -168,6 +171,7 @@ set grid ytics
 set linetype 1 lc rgb "#888888"
 set linetype 2 lc rgb "#1f77b4"
 set linetype 3 lc rgb "#ff7f0e"
+set linetype 4 lc rgb "#444444"
 plot "$TMP/plot.dat" using 0:2:(0.7):3:xtic(1) with boxes lc variable notitle, \
      "" using 0:2:(sprintf("%.2f", \$2)) with labels offset 0,0.7 notitle
 PLOT

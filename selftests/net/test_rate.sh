@@ -5,7 +5,8 @@
 # rewritten for its backend (l2: the backend's MAC; ipip: the router's MAC
 # and an IPIP header to the backend), one flow and 10,000 flows; the flow
 # table learns the new flows and hits them on the next pass; the bench
-# reference swapped into lbd's XDP link is swapped out again.
+# references swapped into lbd's XDP link (the lookup one finds the same
+# flows in lbd's flows4) are swapped out again.
 set -u
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/rate_lab.sh"
@@ -26,7 +27,7 @@ setup() {
 
 test_all_arrive() {
 	rate_gen --count $N --flows $N --tsv "$TSV" l2-1 ipip-1 l2-new l2-est ipip-new ipip-est \
-		ref1 >"$TMP/gen.out" 2>&1
+		lkpn ref1 >"$TMP/gen.out" 2>&1
 	check live_frames_all_arrive_rewritten [ $? = 0 ] || cat "$TMP/gen.out"
 	check l2_one_flow_counted is l2-1 12 $N
 	check ipip_one_flow_counted is ipip-1 12 $N
@@ -35,6 +36,7 @@ test_all_arrive() {
 	check flows_hit_next_pass bash -c "[ '$(col l2-est 13)' = $N ] && [ '$(col ipip-est 13)' = $N ]"
 	check lb_no_drop_or_pass bash -c "[ \$(awk -F'\t' '{ s += \$15 } END { print s }' '$TSV') = 0 ]"
 	check reference_all_arrive is ref1 12 $N
+	check lookup_reference_hits_lbd_table is lkpn 13 $N
 }
 
 # The generator's last case was the reference: the forwarder must be back.
