@@ -8,6 +8,8 @@
 #                   runs one part (selftests/bench/run.sh lists them)
 #   make demo       the l2 lab with lbd, three nginx backends and curl clients
 #   make fuzz       libFuzzer harnesses (build/fuzz/), each run FUZZ_SECONDS (60)
+#   make verify-6.1 every BPF object and the golden-packet tests on Debian 12's
+#                   stock 6.1 kernel, booted under qemu (selftests/k61/run.sh)
 #
 # Layout of build/: bpf/*.bpf.o, *.skel.h, obj/ (user space), the
 # binaries, bench/ (benchmark results).  Nothing under build/ is committed.
@@ -117,7 +119,7 @@ san: $(SKELS)
 		EXTRA_CFLAGS="$(SAN_FLAGS) -I$(BUILD)" $(patsubst $(BUILD)/%,$(BUILD)/san/%,$(BINS))
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all san fuzz-build
+	$(Q)$(MAKE) --no-print-directory all san fuzz-build k61-build
 	@BUILD=$(BUILD) bash selftests/run.sh
 
 bench: deps all

@@ -23,7 +23,7 @@
 #define SHRINK_TO 65536
 
 static int verbose;
-static char *libbpf_msgs;   /* libbpf's own messages for the object being loaded */
+static char *libbpf_msgs; /* libbpf's own messages for the object being loaded */
 static size_t msgs_len, msgs_cap;
 
 static int print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
