@@ -53,9 +53,11 @@ fetch_kernel() {
 	[ -n "$pkg" ] || die "no linux-image-6.1.0-*-amd64 in the package lists (is this Debian 12? try apt-get update)"
 	tmp=$(mktemp -d "$DIR/dl.XXXXXX")
 	echo "k61: fetching $pkg (once; cached in $DIR)"
-	if ! (cd "$tmp" && apt-get download "$pkg" >/dev/null 2>&1); then
+	if ! (cd "$tmp" && apt-get download "$pkg" >dl.log 2>&1); then
+		local why
+		why=$(grep -E '^E: ' "$tmp/dl.log" | head -n 1)
 		rm -rf "$tmp"
-		die "apt-get download $pkg failed"
+		die "apt-get download $pkg failed${why:+: $why}"
 	fi
 	deb=$(ls "$tmp"/*.deb 2>/dev/null | head -n 1)
 	if [ -z "$deb" ] || ! dpkg-deb --fsys-tarfile "$deb" |
