@@ -11,7 +11,7 @@
 #
 # Environment: BUILD (build), K61_TIMEOUT (seconds for the whole boot, 600),
 # K61_KERNEL (a vmlinuz to use instead of Debian's package), K61_TESTS (a
-# test_progs -t glob), K61_VERBOSE=1 (full verifier logs, every subtest).
+# test_progs -t glob), K61_VERBOSE=1 (whole verifier logs).
 # The whole console is kept in $BUILD/k61/console.log.
 set -u
 cd "$(dirname "$0")/../.."
