@@ -8,6 +8,8 @@
 #                   runs one part (selftests/bench/run.sh lists them)
 #   make demo       the l2 lab with lbd, three nginx backends and curl clients
 #   make fuzz       libFuzzer harnesses (build/fuzz/), each run FUZZ_SECONDS (60)
+#   make verify-6.1 every BPF object and the golden-packet tests on Debian 12's
+#                   stock 6.1 kernel, booted under qemu (selftests/k61/run.sh)
 #
 # Layout of build/: bpf/*.bpf.o, *.skel.h, obj/ (user space), the
 # binaries, bench/ (benchmark results).  Nothing under build/ is committed.
@@ -117,7 +119,7 @@ san: $(SKELS)
 		EXTRA_CFLAGS="$(SAN_FLAGS) -I$(BUILD)" $(patsubst $(BUILD)/%,$(BUILD)/san/%,$(BINS))
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all san fuzz-build
+	$(Q)$(MAKE) --no-print-directory all san fuzz-build k61-build
 	@BUILD=$(BUILD) bash selftests/run.sh
 
 bench: deps all
@@ -176,3 +178,32 @@ fuzz-seeds: $(BUILD)/obj/selftests/pkt.o selftests/fuzz/gen_seeds.c
 
 # the bench's copy of the forwarder includes it whole
 $(BUILD)/bpf/bench_fwd.bpf.o: bpf/xdplb.bpf.c
+
+# The BPF objects on a Debian 12 stock 6.1 kernel, booted under qemu
+# (selftests/k61/run.sh): static loader, static golden-packet tests, an
+# initramfs of our own.  The kernel package is fetched once into $(BUILD)/k61.
+K61_DIR   := $(BUILD)/k61
+K61_TESTS := test_progs fixture pkt test_fwd_l2 test_fwd_icmp test_fwd_encap test_decap \
+	     test_smoke test_hll
+K61_BINS  := $(K61_DIR)/init $(K61_DIR)/loadall $(K61_DIR)/test_progs $(K61_DIR)/mkcpio
+
+.PHONY: verify-6.1 k61-build
+$(K61_DIR)/init $(K61_DIR)/mkcpio: $(K61_DIR)/%: selftests/k61/%.c
+	$(call msg,LINK,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -static $< -o $@
+
+$(K61_DIR)/loadall: selftests/k61/loadall.c
+	$(call msg,LINK,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -static $< -lbpf -lelf -lz -o $@
+
+$(K61_DIR)/test_progs: $(patsubst %,$(BUILD)/obj/selftests/%.o,$(K61_TESTS)) $(BUILD)/libxdplb.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -static $^ -lbpf -lelf -lz -lm -o $@
+
+k61-build: $(BPF_OBJS) $(K61_BINS)
+
+verify-6.1: deps
+	$(Q)$(MAKE) --no-print-directory k61-build
+	@BUILD=$(BUILD) bash selftests/k61/run.sh

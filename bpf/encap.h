@@ -123,7 +123,11 @@ static __always_inline int encapsulate(struct xdp_md *ctx, const struct pkt *p,
 	__u32 l3 = p->l3_off == 18 ? 18 : 14;
 	int gue = be->method == XDPLB_METHOD_GUE;
 	__u32 overhead = encap_overhead(be->method, be->family);
-	__u32 ohl = gue ? overhead - sizeof(struct udphdr) : overhead;
+	/* The outer IP header's length, not "overhead - udp": the compiler
+	 * reads be->method again for `gue`, and the 6.1 verifier then follows
+	 * a path where overhead is 0 (l2) and gue is 1, so uh = data + l3 - 8
+	 * ("math between pkt pointer and 4294967288 is not allowed"). */
+	__u32 ohl = be->family == XDPLB_AF_INET6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
 	__u8 proto = gue ? IPPROTO_UDP : inner_proto(p);
 	union xdplb_addr src;
 	struct udphdr *uh;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh - every selftest: the C runner (unit, golden packets), the
-# libFuzzer harnesses (selftests/fuzz/, 10 s each) and the
-# network-namespace tests in selftests/net/.  Each part prints PASS/FAIL
+# libFuzzer harnesses (selftests/fuzz/, 10 s each), the BPF objects and
+# golden packets on a Debian 12 6.1 kernel under qemu (selftests/k61/) and
+# the network-namespace tests in selftests/net/.  Each part prints PASS/FAIL
 # lines and its own "N passed, N failed, N skipped"; this script sums them
 # into the one closing line.
 set -u
@@ -33,6 +34,12 @@ if [ $# -eq 0 ] && [ -e selftests/fuzz/run.sh ]; then # libFuzzer harnesses, 10 
 	echo "== selftests/fuzz/run.sh"
 	BUILD=$BUILD timeout 600 bash selftests/fuzz/run.sh 10 2>&1 | tee "$log"
 	tally "$log" selftests/fuzz/run.sh
+fi
+
+if [ $# -eq 0 ] && [ -e selftests/k61/run.sh ]; then # the BPF objects on Debian 12's 6.1 kernel (qemu)
+	echo "== selftests/k61/run.sh"
+	BUILD=$BUILD timeout 900 bash selftests/k61/run.sh 2>&1 | tee "$log"
+	tally "$log" selftests/k61/run.sh
 fi
 
 for t in selftests/net/test_*.sh; do
