@@ -176,3 +176,12 @@ fuzz-seeds: $(BUILD)/obj/selftests/pkt.o selftests/fuzz/gen_seeds.c
 
 # the bench's copy of the forwarder includes it whole
 $(BUILD)/bpf/bench_fwd.bpf.o: bpf/xdplb.bpf.c
+
+# Helpers of the namespace tests (selftests/net/*.c), one binary each in
+# $(BUILD)/net/: synflood (test_floods.sh).
+NET_HELPERS := $(patsubst selftests/net/%.c,$(BUILD)/net/%,$(wildcard selftests/net/*.c))
+all: $(NET_HELPERS)
+$(BUILD)/net/%: selftests/net/%.c $(USR_HDRS)
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $< $(LDLIBS) -o $@
