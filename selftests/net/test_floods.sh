@@ -114,6 +114,7 @@ test_syn_flood() {
 		fail flood_clients_ready "1000 connections not open in 60 s: $(cat "$d/err")"
 		return
 	fi
+	echo "# 1000 connections open after ${SECONDS}s"
 	check flood_1000_connections_open test "$(wc -l <"$d/conns")" = 1000
 	before=$(est_flows $FLOOD_VIP)
 	check flood_1000_established_before test "$(wc -l <<<"$before")" = 1000
@@ -228,9 +229,9 @@ test_flap() {
 	check flap_rebuilds_rate_limited test $((r1 - r0)) -le $limit
 	check flap_rebuilds_coalesced test $((r1 - r0)) -lt $((h1 - h0))
 	check flap_ctl_always_answered jtrue "j['failed'] == 0 and j['n'] >= $FLAP_S * 2" <"$d/probe"
-	check flap_ctl_latency_bounded jtrue "j['max_ms'] < 1000" <"$d/probe"
+	check flap_ctl_latency_bounded jtrue "j['max_ms'] < 3000" <"$d/probe"
 	check flap_lbctl_always_answered test $failed = 0 -a $n -ge $((FLAP_S / 2))
-	check flap_lbctl_latency_bounded test $max -lt 5000
+	check flap_lbctl_latency_bounded test $max -lt 10000
 	after=$(est_flows $FLAP_VIP)
 	check flap_flows_stayed_put test "$before" = "$after"
 	touch "$d/stop"
@@ -252,12 +253,16 @@ main() {
 	for i in 0 1 2; do lbctl backend add $FLOOD_VIP ${BE4[$i]}; done
 	lbctl vip add $VIP4:80/tcp check http "/$SECRET"
 	lbctl backend add $VIP4:80/tcp ${BE4[0]}
+	echo "# lab and lbd up after ${SECONDS}s"
 	want metrics && test_metrics_loopback
 	want metrics && test_metrics_no_secrets
 	lbctl vip del $VIP4:80/tcp
 	want clients && test_thousand_clients
+	echo "# clients done after ${SECONDS}s"
 	want flood && test_syn_flood
+	echo "# floods done after ${SECONDS}s"
 	want flap && test_flap
+	echo "# flap done after ${SECONDS}s"
 	check lbd_log_clean lbd_log_clean
 	stop_lbd TERM
 	check lbd_stops_cleanly test $? = 0
