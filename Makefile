@@ -207,3 +207,12 @@ k61-build: $(BPF_OBJS) $(K61_BINS)
 verify-6.1: deps
 	$(Q)$(MAKE) --no-print-directory k61-build
 	@BUILD=$(BUILD) bash selftests/k61/run.sh
+
+# Helpers of the namespace tests (selftests/net/*.c), one binary each in
+# $(BUILD)/net/: synflood (test_floods.sh).
+NET_HELPERS := $(patsubst selftests/net/%.c,$(BUILD)/net/%,$(wildcard selftests/net/*.c))
+all: $(NET_HELPERS)
+$(BUILD)/net/%: selftests/net/%.c $(USR_HDRS)
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $< $(LDLIBS) -o $@

@@ -3,13 +3,15 @@
  * (flow tables, then Maglev ring), rewrite or encapsulate, count, send.
  *
  * Flow table policy (why there are two tables): a flow is first learned in
- * `flows_new` (TCP: from its SYN; UDP: from its first packet) and promoted
- * to `flows` by its next non-SYN packet.  A flood of new flows, spoofed or
- * not, only churns `flows_new`; established flows are evicted only by other
- * established flows.  A TCP non-SYN packet found in neither table belongs to
- * a connection the LB forgot (restart, eviction, another node): it goes to
- * the backend of the VIP's previous ring if that backend is still active,
- * else to the current ring, and is counted as a non-SYN miss.
+ * `flows_new` (TCP: from its SYN, or from a non-SYN packet of no known
+ * flow; UDP: from its first packet) and promoted to `flows` by its next
+ * non-SYN packet.  A flood of new flows, spoofed SYNs or spoofed ACKs, one
+ * packet per source, only churns `flows_new`; established flows are evicted
+ * only by flows that sent two packets.  A TCP non-SYN packet found in
+ * neither table belongs to a connection the LB forgot (restart, eviction,
+ * another node): it goes to the backend of the VIP's previous ring if that
+ * backend is still active, else to the current ring, and is counted as a
+ * non-SYN miss.
  */
 #include "parse.h"
 #include "maps.h"
@@ -360,7 +362,9 @@ select_backend(const struct pkt *p, const union flow_key *k, const struct xdplb_
 	*be_id = ring_choose(p, vi, *hash, nonsyn_tcp, st, &be);
 	if (!be)
 		return NULL;
-	flow_learn(p->family, k, nonsyn_tcp, *be_id, vi->vip_id, *hash, p);
+	/* half-open even for a non-SYN miss: a lone spoofed packet must not
+	 * evict an established flow; the flow's next packet promotes it */
+	flow_learn(p->family, k, 0, *be_id, vi->vip_id, *hash, p);
 	if (!nonsyn_tcp)
 		count_new_flow(*be_id);
 	return be;

@@ -230,6 +230,25 @@ TEST(fwd_prev_ring)
 	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_MISS_NONSYN), 1, "non-SYN miss counted");
 	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_PREV_RING), 1, "prev ring counted");
 
+	test__start_subtest("nonsyn_miss_learns_half_open");
+	{
+		/* one lone (maybe spoofed) packet never reaches the established
+		 * table, where it could evict a real flow; the next promotes */
+		struct dp_flow f = { .family = XDPLB_AF_INET, .proto = IPPROTO_TCP };
+
+		pkt_addr(4, ack.src, &f.src);
+		pkt_addr(4, VIP4, &f.dst);
+		f.sport = htons(ack.sport);
+		f.dport = htons(80);
+		ASSERT_EQ(dp_flow_lookup(&dp, &f), 1, "forgotten flow learned");
+		ASSERT_FALSE(f.established, "in the half-open table");
+		ASSERT_EQ(f.v.backend_id, IDS4[0], "with the previous ring's backend");
+		expect_l2(&dp, &ack, 0, "second packet");
+		ASSERT_EQ(dp_flow_lookup(&dp, &f), 1, "still known");
+		ASSERT_TRUE(f.established, "second packet promotes");
+		ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_MISS_NONSYN), 1, "no second miss");
+	}
+
 	test__start_subtest("syn_goes_to_current");
 	expect_l2(&dp, &syn, 1, "new flow uses the current ring");
 

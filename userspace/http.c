@@ -227,11 +227,28 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 		vsnprintf(h->err + n, sizeof(h->err) - n, fmt, ap);
 }
 
+static unsigned int http_conns(struct http *h)
+{
+	const union MHD_DaemonInfo *info =
+		MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return info ? info->num_connections : 0;
+}
+
+/* At its connection limit MHD takes the listen socket out of its epoll
+ * set; it puts it back at the start of a later MHD_run(), but it closes
+ * connections at the end of one.  When the run that closed the last of
+ * them is the last event, nothing would call it again and /metrics would
+ * stop accepting for good (seen with 1,000 concurrent clients): so after
+ * a run that closed connections, run once more. */
 static void http_drive(struct http *h)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
+	unsigned int before = http_conns(h);
 
 	MHD_run(h->mhd);
+	if (http_conns(h) < before)
+		MHD_run(h->mhd);
 	if (MHD_get_timeout(h->mhd, &ms) == MHD_YES)
 		loop_timer_set(h->loop, &h->timer, ms);
 	else
