@@ -14,6 +14,7 @@ source "$(dirname "$0")/lib.sh"
 
 VA=$VIP4:7/udp  # in both configurations: the client's traffic goes here
 VB=$VIP4:8/udp  # 1,000 backends of set 0 in one configuration, set 1 in the other
+VB_MEMBER=(${BE4[0]} ${BE4[1]}) # the one backend of each set that resolves
 KILLS=${KILLS:-20}
 SD=$TMP/sd      # the state directory: a tmpfs of its own (case 2)
 STATE=$SD/state
@@ -69,8 +70,9 @@ gen_config() { # gen_config SET: VA with the three backends, VB with 1,000 of SE
 	echo "vip add $VA check none"
 	for i in "${BE4[@]}"; do echo "backend add $VA $i"; done
 	echo "vip add $VB check none"
+	echo "backend add $VB ${VB_MEMBER[$1]}"
 	# 10.9x/16 has no route from the LB: these stay unresolved, out of the ring
-	for ((i = 0; i < 1000; i++)); do
+	for ((i = 1; i < 1000; i++)); do
 		echo "backend add $VB 10.$((96 + $1)).$((i / 250)).$((i % 250 + 1))"
 	done
 }
@@ -79,6 +81,14 @@ lbd_kill() { # SIGKILL, reaped quietly
 	kill -9 "$LBD_PID" 2>/dev/null
 	wait "$LBD_PID" 2>/dev/null
 	LBD_PID=
+}
+
+# VB's ring in the datapath names ADDR (its one resolved backend) and
+# nothing else: `flow lookup` reads the ring slot lbd wrote, and a stale
+# backend id (of the other configuration) would print "none".
+ring_is() {
+	local want="$1 (from the ring)"
+	wait_for 50 bash -c "for p in 40001 40002 40003; do [ \"\$('$SAN/lbctl' -s '$SOCK' flow lookup $VB $CL4:\$p)\" = '$want' ] || exit 1; done"
 }
 
 xdp_attached() { ip -n "$P-lb" -d link show eth0 | grep -q prog/xdp; }
@@ -131,8 +141,10 @@ test_kill_during_restore() {
 		if cmp -s "$TMP/now" "$TMP/exp$new"; then
 			n_new=$((n_new + 1))
 			cur=$new
+			ring_is "${VB_MEMBER[$cur]}" || bad+=" $i:ring-not-new"
 		elif cmp -s "$TMP/now" "$TMP/exp$cur" && [ "$st" != 0 ]; then
 			n_old=$((n_old + 1))
+			ring_is "${VB_MEMBER[$cur]}" || bad+=" $i:ring-not-old"
 		else
 			bad+=" $i:$( [ "$st" = 0 ] && echo answered-ok-but-)$(cmp -s "$TMP/now" "$TMP/exp$cur" && echo old || echo neither)"
 		fi
