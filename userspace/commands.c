@@ -58,9 +58,11 @@ static int commit(struct lbd *d, struct xdplb_model *next, struct strbuf *out)
 	else
 		snprintf(err, sizeof(err), "out of memory");
 	sb_free(&text);
-	if (ret) {
+	if (ret) { /* disk full, read-only, ...: refused before anything changed */
 		model_free(next);
-		return fail(out, err);
+		fail(out, err);
+		sb_printf(out, " (nothing changed)");
+		return -1;
 	}
 	old = d->model;
 	d->model = *next;
@@ -73,8 +75,10 @@ static int commit(struct lbd *d, struct xdplb_model *next, struct strbuf *out)
 	d->model = old;
 	model_free(next);
 	sb_init(&text, 0);
-	if (!model_text(&d->model, &text))
-		persist_write(d->o.state_path, sb_str(&text), text.len, err2, sizeof(err2));
+	if (model_text(&d->model, &text) ||
+	    persist_write(d->o.state_path, sb_str(&text), text.len, err2, sizeof(err2)))
+		lbd_log("warning: the state file still holds the refused configuration (a "
+			"restart would apply it): %s", err2);
 	sb_free(&text);
 	lbd_sync(d, err2, sizeof(err2));
 	return fail(out, err);

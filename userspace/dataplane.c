@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/if_link.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +127,9 @@ static int attach_adopt(struct dp *dp, int ifindex, const char *path, enum dp_xd
 	if (fd < 0)
 		return -errno;
 	ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
-	if (!ret && (info.type != BPF_LINK_TYPE_XDP || (int)info.xdp.ifindex != ifindex)) {
+	if (!ret && info.type == BPF_LINK_TYPE_XDP && !info.xdp.ifindex) {
+		ret = -ENOLINK; /* defunct: its interface was removed */
+	} else if (!ret && (info.type != BPF_LINK_TYPE_XDP || (int)info.xdp.ifindex != ifindex)) {
 		snprintf(err, errlen, "pinned link %s is not an XDP link on this interface", path);
 		ret = -EEXIST;
 	} else if (!ret && bpf_link_update(fd, dp_prog_fd(dp), NULL)) {
@@ -179,7 +182,7 @@ static int attach_link(struct dp *dp, int ifindex, const char *pin_dir, enum dp_
 		       enum dp_xdp_mode *used, char *warn, size_t warnlen, char *err,
 		       size_t errlen)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], ifname[IF_NAMESIZE + 16];
 	int fd, ret;
 
 	if (warn && warnlen)
@@ -187,25 +190,44 @@ static int attach_link(struct dp *dp, int ifindex, const char *pin_dir, enum dp_
 	ret = link_path(path, sizeof(path), pin_dir);
 	if (ret)
 		return ret;
-	if (!access(path, F_OK))
-		return attach_adopt(dp, ifindex, path, used, err, errlen);
+	if (!access(path, F_OK)) {
+		ret = attach_adopt(dp, ifindex, path, used, err, errlen);
+		if (ret != -ENOLINK)
+			return ret;
+		/* the interface this link was made for went away (and maybe came
+		 * back with a new index): the link is dead, make a new one */
+		if (warn)
+			snprintf(warn, warnlen,
+				 "the pinned XDP link %s lost its interface (removed); attaching anew",
+				 path);
+		if (unlink(path) && errno != ENOENT) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot remove the dead XDP link %s: %s", path,
+				 strerror(-ret));
+			return ret;
+		}
+	}
+	if (!if_indextoname((unsigned int)ifindex, ifname))
+		snprintf(ifname, sizeof(ifname), "ifindex %d", ifindex);
 	*used = mode == DP_XDP_GENERIC ? DP_XDP_GENERIC : DP_XDP_NATIVE;
 	fd = link_create(dp, ifindex, *used);
 	if (fd < 0 && mode == DP_XDP_AUTO) {
 		if (warn)
 			snprintf(warn, warnlen,
-				 "native XDP failed (%s): the driver does not support it; "
+				 "native XDP on '%s' failed (%s): the driver does not support it; "
 				 "falling back to generic XDP (slower)",
-				 strerror(-fd));
+				 ifname, strerror(-fd));
 		*used = DP_XDP_GENERIC;
 		fd = link_create(dp, ifindex, *used);
 	}
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot attach XDP program to ifindex %d: %s%s", ifindex,
-			 strerror(-fd),
+		snprintf(err, errlen, "cannot attach the XDP program to '%s' in %s mode: %s%s",
+			 ifname, *used == DP_XDP_GENERIC ? "generic" : "native", strerror(-fd),
 			 fd == -EBUSY || fd == -EEXIST ? " (another XDP program is attached)"
-			 : mode == DP_XDP_NATIVE       ? " (try --xdp-mode generic)"
-						       : "");
+			 : mode == DP_XDP_NATIVE && fd == -EOPNOTSUPP
+				 ? " (the driver has no native XDP: try --xdp-mode generic or auto)"
+			 : mode == DP_XDP_NATIVE ? " (try --xdp-mode generic)"
+						 : "");
 		return fd;
 	}
 	ret = bpf_obj_pin(fd, path) ? -errno : 0;

@@ -117,26 +117,108 @@ static int parent_dir(const char *path, mode_t mode)
 	return mkdir_p(dirname(buf), mode);
 }
 
-/* The pin root must be a bpffs: mount one there if nothing is mounted. */
+/* statfs() of the nearest existing ancestor of path (path itself if it
+ * exists); its name goes to at. */
+static int fs_of(const char *path, struct statfs *st, char *at, size_t atlen)
+{
+	char buf[PATH_MAX], *slash;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	while (statfs(buf, st)) {
+		if (errno != ENOENT)
+			return -errno;
+		slash = strrchr(buf, '/');
+		if (!slash)
+			snprintf(buf, sizeof(buf), ".");
+		else if (slash == buf)
+			buf[1] = 0;
+		else
+			*slash = 0;
+	}
+	snprintf(at, atlen, "%s", buf);
+	return 0;
+}
+
+static const char *fs_name(long type)
+{
+	switch (type) {
+	case TMPFS_MAGIC: return "tmpfs";
+	case EXT4_SUPER_MAGIC: return "ext2/3/4";
+	case SYSFS_MAGIC: return "sysfs";
+	case PROC_SUPER_MAGIC: return "proc";
+	case BTRFS_SUPER_MAGIC: return "btrfs";
+	case OVERLAYFS_SUPER_MAGIC: return "overlayfs";
+	}
+	return "a filesystem that is not a bpffs";
+}
+
+/* 1: lbd runs in a mount namespace of its own (ip netns exec, systemd's
+ * PrivateMounts=), where what it mounts goes away with the namespace;
+ * 0: it runs in init's; -1: it cannot tell (init's namespace unreadable). */
+static int private_mount_ns(void)
+{
+	struct stat self, init;
+
+	if (stat("/proc/self/ns/mnt", &self) || stat("/proc/1/ns/mnt", &init))
+		return -1;
+	return self.st_ino != init.st_ino || self.st_dev != init.st_dev;
+}
+
+#define SYS_BPFFS "/sys/fs/bpf"
+
+/* The pin root must be on a bpffs, or the pinned datapath would neither
+ * outlive lbd nor be adopted by the next one.  Only the system's own place
+ * (/sys/fs/bpf, where systemd normally mounts one) is mounted if missing,
+ * and only from the host's mount namespace; anything else is refused with
+ * what to do. */
 static int ensure_bpffs(const char *dir)
 {
+	char at[PATH_MAX];
 	struct statfs st;
-	int err = mkdir_p(dir, 0700);
+	int err = fs_of(dir, &st, at, sizeof(at)), priv;
+	bool sys = !strncmp(dir, SYS_BPFFS, strlen(SYS_BPFFS)) &&
+		   (!dir[strlen(SYS_BPFFS)] || dir[strlen(SYS_BPFFS)] == '/');
 
 	if (err) {
+		fprintf(stderr, "lbd: --pin %s: %s\n", dir, strerror(-err));
+		return err;
+	}
+	if (st.f_type != BPF_FS_MAGIC && (!sys || strcmp(at, SYS_BPFFS))) {
+		fprintf(stderr,
+			"lbd: --pin %s is not on a bpffs (%s is on %s): pinned maps and links "
+			"cannot live there, so the datapath would neither outlive lbd nor be "
+			"adopted by the next one; mount one first (mkdir -p %s && mount -t bpf bpf "
+			"%s) or use a directory under " SYS_BPFFS "\n",
+			dir, at, fs_name((long)st.f_type), dir, dir);
+		return -ENOTSUP;
+	}
+	priv = st.f_type != BPF_FS_MAGIC ? private_mount_ns() : 0;
+	if (priv) {
+		fprintf(stderr,
+			"lbd: no bpffs at " SYS_BPFFS " and lbd %s: a bpffs mounted from here "
+			"could vanish with lbd and take the datapath with it; mount one in the "
+			"host's namespace (mount -t bpf bpf " SYS_BPFFS ") or pass --pin DIR on "
+			"a bpffs\n",
+			priv > 0 ? "runs in a mount namespace of its own (ip netns exec, systemd "
+				   "PrivateMounts=)"
+				 : "cannot tell whether it runs in the host's mount namespace "
+				   "(/proc/1/ns/mnt is not readable)");
+		return -ENOTSUP;
+	}
+	if (st.f_type != BPF_FS_MAGIC) {
+		if (mount("bpf", SYS_BPFFS, "bpf", 0, "mode=0700")) {
+			err = -errno;
+			fprintf(stderr, "lbd: no bpffs at " SYS_BPFFS " and mounting one failed: %s\n",
+				strerror(errno));
+			return err;
+		}
+		lbd_log("mounted a bpffs at " SYS_BPFFS);
+	}
+	err = mkdir_p(dir, 0700);
+	if (err)
 		fprintf(stderr, "lbd: cannot create %s: %s\n", dir, strerror(-err));
-		return err;
-	}
-	if (!statfs(dir, &st) && st.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (mount("bpf", dir, "bpf", 0, "mode=0700")) {
-		err = -errno;
-		fprintf(stderr, "lbd: %s is not a bpffs and mounting one there failed: %s\n", dir,
-			strerror(errno));
-		return err;
-	}
-	lbd_log("mounted a bpffs at %s", dir);
-	return 0;
+	return err;
 }
 
 static int load_state(struct lbd *d)
@@ -195,10 +277,35 @@ static void iface_config(struct lbd *d, struct xdplb_config *cfg)
 	freeifaddrs(ifa);
 }
 
+/* The interface went away (deleted, its driver unloaded, its namespace
+ * gone), and the kernel detached the XDP program with it.  lbd exits with
+ * status 1 (a failure: systemd's Restart=on-failure tries again) after
+ * saying so, rather than answer lbctl as if it still forwarded.  The state
+ * file and the pinned maps stay; the dead link's pin goes, so that lbd
+ * started on the interface once it is back attaches anew. */
+static bool iface_gone(struct lbd *d)
+{
+	char name[IF_NAMESIZE], path[PATH_MAX];
+
+	if (if_indextoname((unsigned int)d->ifindex, name) || errno != ENXIO)
+		return false;
+	lbd_log("interface %s (index %d) was removed, and its XDP program with it: nothing "
+		"is forwarded any more; exiting (status 1).  The configuration (%s) and the "
+		"pinned maps are kept: start lbd again once %s is back",
+		d->o.iface, d->ifindex, d->o.state_path, d->o.iface);
+	if (snprintf(path, sizeof(path), "%s/link", d->pin_dir) < (int)sizeof(path))
+		unlink(path);
+	d->exit_status = 1;
+	d->stop = 1;
+	return true;
+}
+
 static void neigh_changed(void *arg)
 {
 	struct lbd *d = arg;
 
+	if (iface_gone(d))
+		return;
 	d->resolve_all = true;
 	lbd_sync_soon(d);
 }
@@ -306,7 +413,7 @@ int main(int argc, char **argv)
 				       .state_path = "/var/lib/xdplb/state",
 				       .pin_root = "/sys/fs/bpf/xdplb",
 				       .metrics = "127.0.0.1:9469" } };
-	bool detach = false;
+	bool detach = false, fresh, undo = false;
 	char err[512];
 	int ret = 1;
 
@@ -325,15 +432,24 @@ int main(int argc, char **argv)
 		return fprintf(stderr, "lbd: interface '%s' not found\n", d.o.iface), 1;
 	if (ensure_bpffs(d.o.pin_root))
 		return 1;
+	fresh = access(d.pin_dir, F_OK) != 0;
 	the_lbd = &d;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	if (!start(&d)) {
 		ret = loop_run(d.loop, &d.stop) ? 1 : 0;
-		lbd_log("stopping; forwarding goes on (lbd --iface %s --detach removes it)",
-			d.o.iface);
+		if (d.exit_status)
+			ret = d.exit_status;
+		else
+			lbd_log("stopping; forwarding goes on (lbd --iface %s --detach removes it)",
+				d.o.iface);
+	} else if (fresh && !access(d.pin_dir, F_OK)) {
+		undo = true;
 	}
 	stop(&d);
+	/* a first start that failed leaves nothing pinned behind it */
+	if (undo && !dp_detach(d.pin_dir, err, sizeof(err)))
+		lbd_log("nothing left behind: removed %s", d.pin_dir);
 	return ret;
 }

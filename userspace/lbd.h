@@ -82,6 +82,7 @@ struct lbd {
 	__u64 ring_rebuilds, ctl_ops, ctl_errors;
 	struct lbd_mon mon;     /* rates, flow counts, /metrics (metrics.h) */
 	volatile sig_atomic_t stop;
+	int exit_status;        /* set with stop when lbd cannot go on */
 };
 
 void lbd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -503,7 +503,8 @@ static void ev_link(struct neigh *n, const struct nlmsghdr *nlh)
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)))
 		return;
-	if (n->overflow)
+	/* an interface going away matters to every user (lbd's own one) */
+	if (n->overflow || nlh->nlmsg_type == RTM_DELLINK)
 		n->dirty = true;
 	for (i = 0; i < n->watch_cap && !n->dirty; i++)
 		if (n->watch[i].key.family && n->watch[i].key.ifindex == (__u32)ifi->ifi_index)

@@ -26,7 +26,7 @@ struct neigh;
  * IPv4/IPv6 route changes, registered in l; one for synchronous queries.
  * changed(arg) runs from a loop timer, at most once per burst of events
  * (a few ms after it), when one of them may change a result: a route or
- * one of the used interfaces changed, or a next hop returned by
+ * one of the used interfaces changed, any interface was removed, or a next hop returned by
  * neigh_resolve() got, lost or changed its MAC (events about other
  * neighbours are ignored; a re-confirmation with the same MAC is silent).
  * It also runs when events were lost and every NEIGH_RESYNC_MS (30 s).
