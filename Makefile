@@ -169,10 +169,11 @@ fuzz: deps
 	$(Q)$(MAKE) --no-print-directory fuzz-build
 	@BUILD=$(BUILD) bash selftests/fuzz/run.sh $(FUZZ_SECONDS)
 
-# Rewrite the golden-packet seeds of fuzz_packet (checked in) from pkt.c.
+# Rewrite the golden-packet seeds of fuzz_packet and fuzz_decap (checked in) from pkt.c.
 fuzz-seeds: $(BUILD)/obj/selftests/pkt.o selftests/fuzz/gen_seeds.c
 	$(Q)$(CC) $(CFLAGS) -Iselftests $^ -o $(BUILD)/gen_seeds
-	$(Q)$(BUILD)/gen_seeds selftests/fuzz/corpus/fuzz_packet
+	$(Q)mkdir -p selftests/fuzz/corpus/fuzz_decap
+	$(Q)$(BUILD)/gen_seeds selftests/fuzz/corpus/fuzz_packet selftests/fuzz/corpus/fuzz_decap
 
 # the bench's copy of the forwarder includes it whole
 $(BUILD)/bpf/bench_fwd.bpf.o: bpf/xdplb.bpf.c

@@ -18,7 +18,7 @@ for src in selftests/fuzz/fuzz_*.c; do
 		skip=$((skip + 1))
 		continue
 	fi
-	if [ "$name" = fuzz_packet ] && [ "$(id -u)" -ne 0 ]; then
+	if { [ "$name" = fuzz_packet ] || [ "$name" = fuzz_decap ]; } && [ "$(id -u)" -ne 0 ]; then
 		echo "SKIP $name (needs root for BPF)"
 		skip=$((skip + 1))
 		continue
