@@ -8,6 +8,7 @@
 #                   runs one part (selftests/bench/run.sh lists them)
 #   make demo       the l2 lab with lbd, three nginx backends and curl clients
 #   make fuzz       libFuzzer harnesses (build/fuzz/), each run FUZZ_SECONDS (60)
+#   make lint       cppcheck and clang-tidy on the user-space C (tools/lint.sh)
 #
 # Layout of build/: bpf/*.bpf.o, *.skel.h, obj/ (user space), the
 # binaries, bench/ (benchmark results).  Nothing under build/ is committed.
@@ -59,7 +60,7 @@ BINS := $(if $(wildcard userspace/lbd.c),$(BUILD)/lbd) \
 # lbd, lbctl and lbdecap again with AddressSanitizer + UBSan, for the tests.
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-.PHONY: all deps test bench demo demo-down clean san fuzz fuzz-build fuzz-seeds FORCE
+.PHONY: all deps test bench demo demo-down clean san fuzz fuzz-build fuzz-seeds lint FORCE
 
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(BUILD)/test_progs $(if $(BENCH_SRCS),$(BUILD)/xdplb-bench)
 
@@ -132,6 +133,10 @@ demo: deps
 
 demo-down:
 	@bash tools/lab/lab down
+
+# Static analysis with the flags of the build (make test runs it too).
+lint: $(SKELS) $(BUILD)/version.h
+	@BUILD=$(BUILD) LINT_CFLAGS="$(CFLAGS)" bash tools/lint.sh
 
 clean:
 	rm -rf $(BUILD)

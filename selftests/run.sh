@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh - every selftest: the C runner (unit, golden packets), the
-# libFuzzer harnesses (selftests/fuzz/, 10 s each) and the
+# libFuzzer harnesses (selftests/fuzz/, 10 s each), the static analysis
+# (tools/lint.sh: cppcheck, clang-tidy) and the
 # network-namespace tests in selftests/net/.  Each part prints PASS/FAIL
 # lines and its own "N passed, N failed, N skipped"; this script sums them
 # into the one closing line.
@@ -33,6 +34,12 @@ if [ $# -eq 0 ] && [ -e selftests/fuzz/run.sh ]; then # libFuzzer harnesses, 10 
 	echo "== selftests/fuzz/run.sh"
 	BUILD=$BUILD timeout 600 bash selftests/fuzz/run.sh 10 2>&1 | tee "$log"
 	tally "$log" selftests/fuzz/run.sh
+fi
+
+if [ $# -eq 0 ] && [ -e tools/lint.sh ]; then # cppcheck and clang-tidy (make lint)
+	echo "== tools/lint.sh"
+	BUILD=$BUILD timeout 600 bash tools/lint.sh 2>&1 | tee "$log"
+	tally "$log" tools/lint.sh
 fi
 
 for t in selftests/net/test_*.sh; do
