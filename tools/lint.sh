@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lint.sh - static analysis of the user-space C (userspace/, tools/*.c):
+# lint.sh [FILE...] - static analysis of the user-space C (userspace/, tools/*.c):
 # cppcheck (warning, performance, portability) and clang-tidy (the checks in
 # .clang-tidy), with the flags the Makefile compiles with (LINT_CFLAGS,
 # from `make lint`).  The compilation database is written to
@@ -20,6 +20,7 @@ pass=0 fail=0 skip=0
 mkdir -p "$out"
 
 srcs=(userspace/*.c tools/*.c)
+[ $# -gt 0 ] && srcs=("$@") # lint.sh FILE...: just those
 # -I and -D of the build, for cppcheck (which takes no other compiler flags)
 defs=()
 for f in $CFLAGS; do
