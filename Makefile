@@ -10,6 +10,7 @@
 #   make fuzz       libFuzzer harnesses (build/fuzz/), each run FUZZ_SECONDS (60)
 #   make verify-6.1 every BPF object and the golden-packet tests on Debian 12's
 #                   stock 6.1 kernel, booted under qemu (selftests/k61/run.sh)
+#   make lint       cppcheck and clang-tidy on the user-space C (tools/lint.sh)
 #
 # Layout of build/: bpf/*.bpf.o, *.skel.h, obj/ (user space), the
 # binaries, bench/ (benchmark results).  Nothing under build/ is committed.
@@ -61,7 +62,7 @@ BINS := $(if $(wildcard userspace/lbd.c),$(BUILD)/lbd) \
 # lbd, lbctl and lbdecap again with AddressSanitizer + UBSan, for the tests.
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-.PHONY: all deps test bench demo demo-down clean san fuzz fuzz-build fuzz-seeds FORCE
+.PHONY: all deps test bench demo demo-down clean san fuzz fuzz-build fuzz-seeds lint FORCE
 
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(BUILD)/test_progs $(if $(BENCH_SRCS),$(BUILD)/xdplb-bench)
 
@@ -135,6 +136,10 @@ demo: deps
 demo-down:
 	@bash tools/lab/lab down
 
+# Static analysis with the flags of the build (make test runs it too).
+lint: $(SKELS) $(BUILD)/version.h
+	@BUILD=$(BUILD) LINT_CFLAGS="$(CFLAGS)" bash tools/lint.sh
+
 clean:
 	rm -rf $(BUILD)
 
@@ -171,10 +176,11 @@ fuzz: deps
 	$(Q)$(MAKE) --no-print-directory fuzz-build
 	@BUILD=$(BUILD) bash selftests/fuzz/run.sh $(FUZZ_SECONDS)
 
-# Rewrite the golden-packet seeds of fuzz_packet (checked in) from pkt.c.
+# Rewrite the golden-packet seeds of fuzz_packet and fuzz_decap (checked in) from pkt.c.
 fuzz-seeds: $(BUILD)/obj/selftests/pkt.o selftests/fuzz/gen_seeds.c
 	$(Q)$(CC) $(CFLAGS) -Iselftests $^ -o $(BUILD)/gen_seeds
-	$(Q)$(BUILD)/gen_seeds selftests/fuzz/corpus/fuzz_packet
+	$(Q)mkdir -p selftests/fuzz/corpus/fuzz_decap
+	$(Q)$(BUILD)/gen_seeds selftests/fuzz/corpus/fuzz_packet selftests/fuzz/corpus/fuzz_decap
 
 # the bench's copy of the forwarder includes it whole
 $(BUILD)/bpf/bench_fwd.bpf.o: bpf/xdplb.bpf.c

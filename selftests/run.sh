@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run.sh - every selftest: the C runner (unit, golden packets), the
-# libFuzzer harnesses (selftests/fuzz/, 10 s each), the BPF objects and
-# golden packets on a Debian 12 6.1 kernel under qemu (selftests/k61/) and
-# the network-namespace tests in selftests/net/.  Each part prints PASS/FAIL
+# libFuzzer harnesses (selftests/fuzz/, 10 s each), the static analysis
+# (tools/lint.sh: cppcheck, clang-tidy), the BPF objects and golden packets
+# on a Debian 12 6.1 kernel under qemu (selftests/k61/) and the
+# network-namespace tests in selftests/net/.  Each part prints PASS/FAIL
 # lines and its own "N passed, N failed, N skipped"; this script sums them
 # into the one closing line.
 set -u
@@ -34,6 +35,12 @@ if [ $# -eq 0 ] && [ -e selftests/fuzz/run.sh ]; then # libFuzzer harnesses, 10 
 	echo "== selftests/fuzz/run.sh"
 	BUILD=$BUILD timeout 600 bash selftests/fuzz/run.sh 10 2>&1 | tee "$log"
 	tally "$log" selftests/fuzz/run.sh
+fi
+
+if [ $# -eq 0 ] && [ -e tools/lint.sh ]; then # cppcheck and clang-tidy (make lint)
+	echo "== tools/lint.sh"
+	BUILD=$BUILD timeout 600 bash tools/lint.sh 2>&1 | tee "$log"
+	tally "$log" tools/lint.sh
 fi
 
 if [ $# -eq 0 ] && [ -e selftests/k61/run.sh ]; then # the BPF objects on Debian 12's 6.1 kernel (qemu)

@@ -13,6 +13,7 @@ PKGS=(
 	nftables # test_routed.sh: counters on the router
 	prometheus # promtool and a real server scraping lbd in test_metrics.sh
 	python3 # test_metrics.sh: JSON checks, slowloris clients
+	cppcheck clang-tidy # make lint (tools/lint.sh)
 	qemu-system-x86 # selftests/k61: the BPF objects on Debian 12's 6.1 kernel in a VM
 	# benchmarks
 	gnuplot-nox # PNG plots in build/bench/

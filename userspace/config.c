@@ -179,7 +179,7 @@ static int hostport_parse(const char *s, size_t n, const char *whole, union xdpl
 int vip_parse(const char *s, struct xdplb_vip_key *key, char *err, size_t errlen)
 {
 	const char *slash = strrchr(s, '/');
-	__u16 port;
+	__u16 port = 0; /* set when hostport_parse returns 0 (the analyzer cannot see that) */
 
 	memset(key, 0, sizeof(*key));
 	if (!slash)

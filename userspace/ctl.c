@@ -258,10 +258,14 @@ struct ctl *ctl_open(struct loop *l, const char *path, ctl_handler h, void *arg,
 
 void ctl_close(struct ctl *ctl)
 {
+	struct ctl_client *c, *next;
+
 	if (!ctl)
 		return;
-	while (ctl->clients)
-		client_free(ctl->clients);
+	for (c = ctl->clients; c; c = next) {
+		next = c->next;
+		client_free(c);
+	}
 	loop_del(ctl->loop, &ctl->lf);
 	close(ctl->lf.fd);
 	unlink(ctl->path);

@@ -788,13 +788,14 @@ long dp_flows_walk(const struct dp *dp, struct dp_flow_walk *w, __u32 max, dp_fl
 	__u32 count, i;
 	long seen = 0;
 	struct dp_flow f;
+	const size_t key_max = sizeof(struct xdplb_flow6_key);
 	size_t ksz;
 	char *keys;
 	int ret = 0, err, fd;
 
 	if (w->done)
 		return 0;
-	keys = calloc(DP_FLOW_BATCH, sizeof(struct xdplb_flow6_key));
+	keys = calloc(DP_FLOW_BATCH, key_max); /* either family's keys */
 	vals = calloc(DP_FLOW_BATCH, sizeof(*vals));
 	if (!keys || !vals) {
 		seen = -ENOMEM;

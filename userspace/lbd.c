@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <net/if.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,18 +250,23 @@ static int load_state(struct lbd *d)
 static void iface_config(struct lbd *d, struct xdplb_config *cfg)
 {
 	struct ifaddrs *ifa, *i;
-	char path[128];
+	char path[128], line[32];
+	__u32 mtu = 1500;
 	FILE *f;
-	int mtu = 1500;
 
+	/* 1500 if unreadable; at most 65535 (lo has 65536, which a __u16
+	 * would make 0) */
 	snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", d->o.iface);
 	f = fopen(path, "r");
 	if (f) {
-		if (fscanf(f, "%d", &mtu) != 1)
-			mtu = 1500;
+		if (fgets(line, sizeof(line), f)) {
+			line[strcspn(line, "\n")] = 0;
+			if (parse_u32(line, 68, UINT32_MAX, &mtu))
+				mtu = 1500;
+		}
 		fclose(f);
 	}
-	cfg->mtu = (__u16)mtu;
+	cfg->mtu = (__u16)(mtu > 65535 ? 65535 : mtu);
 	cfg->seed = LBD_SEED;
 	cfg->gue_port = htons(XDPLB_GUE_PORT);
 	if (getifaddrs(&ifa))

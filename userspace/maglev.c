@@ -183,7 +183,7 @@ static int build_live(struct mg_work *w, __u32 live, __u32 m, __u32 *table)
 {
 	__u32 i, maxw = max_weight(w->sorted, live);
 
-	w->st = malloc(live * sizeof(*w->st));
+	w->st = calloc(live, sizeof(*w->st));
 	w->heads = malloc(((size_t)m + 1) * sizeof(*w->heads));
 	w->used = calloc((m + 63) / 64, sizeof(*w->used));
 	if (!w->st || !w->heads || !w->used)

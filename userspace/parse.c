@@ -126,7 +126,7 @@ static int opt_check(struct parser *p, struct xdplb_cmd *c, const char *kw)
 				 "spaces or \"#\"; at most %d bytes)",
 				 path, CMD_MAX_CHECK_PATH - 1);
 	c->opts.check = XDPLB_CHECK_HTTP;
-	strcpy(c->opts.check_path, path);
+	snprintf(c->opts.check_path, sizeof(c->opts.check_path), "%s", path); /* fits: checked */
 	return 0;
 }
 
@@ -395,7 +395,7 @@ static int parse_restore(struct parser *p, struct xdplb_cmd *c)
 
 	if (!*f || strlen(f) >= sizeof(c->file))
 		return cfg_error(p->err, p->errlen, "bad file name \"%.80s\"", f);
-	strcpy(c->file, f);
+	snprintf(c->file, sizeof(c->file), "%s", f); /* fits: checked */
 	return 0;
 }
 

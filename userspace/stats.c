@@ -233,6 +233,8 @@ static int vip_list(struct lbd *d, const struct xdplb_cmd *c, bool sorted,
 	*list = calloc(d->model.n_vips + 1, sizeof(**list));
 	if (!rows || !*list) {
 		free(rows);
+		free(*list);
+		*list = NULL;
 		sb_printf(out, "out of memory");
 		return -1;
 	}
