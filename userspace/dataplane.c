@@ -419,15 +419,18 @@ int dp_ring_set(struct dp *dp, __u32 slot, const __u32 *table, __u32 m)
 		r->retired = false;
 		return 0;
 	}
-	fd = ring_create(dp, table, m, &mem);
-	if (fd < 0)
-		return fd;
-	err = neg_errno(bpf_map_update_elem(map_fd(dp->skel->maps.rings), &slot, &fd, BPF_ANY));
-	if (err == -EINVAL && mem) { /* an adopted outer map of plain inner arrays */
+	for (;;) {
+		fd = ring_create(dp, table, m, &mem);
+		if (fd < 0)
+			return fd;
+		err = neg_errno(
+			bpf_map_update_elem(map_fd(dp->skel->maps.rings), &slot, &fd, BPF_ANY));
+		if (err != -EINVAL || !mem)
+			break;
+		/* an adopted outer map of an older lbd: plain inner arrays */
 		munmap(mem, ring_bytes(m));
 		close(fd);
 		dp->rings_plain = true;
-		return dp_ring_set(dp, slot, table, m);
 	}
 	close(fd); /* the outer map, and the mapping, hold the array */
 	if (err) {
