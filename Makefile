@@ -176,3 +176,12 @@ fuzz-seeds: $(BUILD)/obj/selftests/pkt.o selftests/fuzz/gen_seeds.c
 
 # the bench's copy of the forwarder includes it whole
 $(BUILD)/bpf/bench_fwd.bpf.o: bpf/xdplb.bpf.c
+
+# Connection-scale helpers of the outage bench and test (selftests/conn/):
+# build/connhold (clients), build/holdd (accept-and-hold server),
+# build/bpfstats (BPF run time while a command runs).
+CONN_BINS := $(patsubst selftests/conn/%.c,$(BUILD)/%,$(wildcard selftests/conn/*.c))
+all: $(CONN_BINS)
+$(CONN_BINS): $(BUILD)/%: selftests/conn/%.c | $(BUILD)/bpf
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -lbpf -o $@
