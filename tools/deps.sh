@@ -13,6 +13,7 @@ PKGS=(
 	nftables # test_routed.sh: counters on the router
 	prometheus # promtool and a real server scraping lbd in test_metrics.sh
 	python3 # test_metrics.sh: JSON checks, slowloris clients
+	haproxy wrk gnuplot-nox # test_outage.sh, bench outage: the HAProxy reference
 )
 
 missing=()
@@ -29,3 +30,13 @@ echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# haproxy's package starts and enables a system service: the tests run their
+# own HAProxy processes in namespaces, so keep the system one stopped
+if [[ " ${missing[*]} " == *" haproxy "* ]]; then
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now haproxy >/dev/null 2>&1 || true
+	else
+		invoke-rc.d haproxy stop >/dev/null 2>&1 || true
+		update-rc.d haproxy disable >/dev/null 2>&1 || true
+	fi
+fi
