@@ -23,7 +23,7 @@ HAP_NPROC=${HAP_NPROC:-4}
 # longer or more)
 HAP_RETRIES=${HAP_RETRIES:-0}
 CONN_STEP=0 # connhold processes started so far (their reports: $TMP/conn/*)
-HAP_PIDS=()
+HAP_PIDS=() CONN_PIDS=() HOLDD_PID=
 
 # Kernel limits for many connections in one namespace: listen backlogs and
 # the ephemeral port range for outgoing connections (wide by default).
@@ -44,9 +44,10 @@ outage_lab() {
 	ns_scale cl && ns_scale be1 && ns_scale hap || return 1
 	rm -rf "$TMP/conn" "$TMP/hap" "$TMP/be1"
 	mkdir -p "$TMP/conn" "$TMP/hap" "$TMP/be1"
-	CONN_STEP=0 HAP_PIDS=()
-	(nsx be1 "$BUILD/holdd" -n $HOLDD_NPROC -r "$TMP/be1/holdd" 0.0.0.0 $HOLD_PORT \
-		</dev/null >/dev/null 2>>"$TMP/be1/holdd.err" &)
+	CONN_STEP=0 HAP_PIDS=() CONN_PIDS=()
+	ip netns exec "$P-be1" "$BUILD/holdd" -n $HOLDD_NPROC -r "$TMP/be1/holdd" 0.0.0.0 $HOLD_PORT \
+		</dev/null >/dev/null 2>>"$TMP/be1/holdd.err" &
+	HOLDD_PID=$!
 	outage_nginx || return 1
 	wait_for 100 bash -c "[ \$(ls $TMP/be1/holdd.[0-9]* 2>/dev/null | wc -l) = $HOLDD_NPROC ]"
 }
@@ -124,10 +125,24 @@ CONF
 }
 
 hap_stop() {
-	local pid
-	for pid in "${HAP_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-	for pid in "${HAP_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+	stop_jobs "${HAP_PIDS[@]}"
 	HAP_PIDS=()
+}
+
+# stop_jobs PID...: SIGTERM to these jobs of this shell, and reap them
+# (quietly: no "Killed" notices).
+stop_jobs() {
+	local pid
+	for pid in "$@"; do kill "$pid" 2>/dev/null; done
+	for pid in "$@"; do wait "$pid" 2>/dev/null; done
+	return 0
+}
+
+# outage_down: clients, HAProxy, holdd, then the lab (lab_down).
+outage_down() {
+	stop_jobs "${CONN_PIDS[@]}" "${HAP_PIDS[@]}" $HOLDD_PID $LBD_PID
+	CONN_PIDS=() HAP_PIDS=() HOLDD_PID= LBD_PID=
+	lab_down
 }
 
 # hap_info FIELD: FIELD of "show info" (Maxconn, CurrConns, Ulimit-n, ...)
@@ -161,9 +176,12 @@ conn_start() {
 		k=$((per + (i < rest ? 1 : 0)))
 		[ $k -gt 0 ] || continue
 		CONN_STEP=$((CONN_STEP + 1))
-		(nsx cl "$BUILD/connhold" -s "${CL4S[$i]}" -n $k -p 100 -t "$to" \
+		# jobs of this shell (teardown kills and reaps them), not through
+		# nsx: $! would be a subshell's
+		ip netns exec "$P-cl" "$BUILD/connhold" -s "${CL4S[$i]}" -n $k -p 100 -t "$to" \
 			-r "$TMP/conn/$CONN_STEP" $target $HOLD_PORT </dev/null >/dev/null \
-			2>>"$TMP/conn/err" &)
+			2>>"$TMP/conn/err" &
+		CONN_PIDS+=($!)
 	done
 }
 
@@ -199,15 +217,6 @@ be_addrs() {
 }
 be_emfile() {
 	cat "$TMP"/be1/holdd.[0-9]* | awk '$1 == "held" { s += $8 } END { print s + 0 }'
-}
-
-# conn_stop: every connhold of this lab ends (its connections reset).
-conn_stop() {
-	local pid
-	for pid in $(ip netns pids "$P-cl" 2>/dev/null); do
-		grep -q connhold "/proc/$pid/cmdline" 2>/dev/null && kill "$pid" 2>/dev/null
-	done
-	return 0
 }
 
 # wait_wall S CMD...: poll CMD (0.2 s apart) for S seconds of wall clock.

@@ -35,8 +35,7 @@ if outage_lab && hap_start "$RANGE"; then
 else
 	fail haproxy_lab "lab or HAProxy did not start: $(cat "$TMP"/hap/*.err 2>/dev/null | head -n 3)"
 fi
-hap_stop
-lab_down
+outage_down
 
 # --- xdplb ---
 if outage_lab && xdplb_start; then
@@ -53,4 +52,5 @@ if outage_lab && xdplb_start; then
 else
 	fail xdplb_lab "lab or lbd did not start: $(tail -n 3 "$TMP/lbd.log" 2>/dev/null)"
 fi
+outage_down
 summary
