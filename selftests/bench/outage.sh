@@ -46,6 +46,9 @@ STEPS=(${OUTAGE_STEPS:-10000 30000 60000 100000})
 WRK_SECONDS=${OUTAGE_WRK_SECONDS:-8}
 PARTS=" ${OUTAGE_PARTS:-conn http} "
 HAP_NPROC=6
+# seconds a connection may take to be set up (greeting included): generous,
+# so that a loaded machine slows HAProxy down without failing it
+CONN_TIMEOUT=${OUTAGE_CONN_TIMEOUT:-30}
 DEFAULT_RANGE="32768 60999"
 NARROW_RANGE="40000 43999"
 MD=$BENCH_DIR/outage.md
@@ -67,7 +70,7 @@ declare -A HELD BE ADDRS NFP PEAK SLOTS
 run_steps() {
 	local name=$1 target=$2 prev=0 s peak slots
 	for s in "${STEPS[@]}"; do
-		conn_start "$target" $((s - prev)) 10
+		conn_start "$target" $((s - prev)) $CONN_TIMEOUT
 		conn_wait 300 || say "$name: set-up of $s not finished in 300 s"
 		settle
 		prev=$s
@@ -82,6 +85,9 @@ run_steps() {
 			"$name" "$s" "${HELD[$name,$s]}" "${BE[$name,$s]}" "${ADDRS[$name,$s]}" \
 			"${NFP[$name,$s]}" "${PEAK[$name,$s]}" "${SLOTS[$name,$s]}")"
 	done
+	say "$name: failed connections: $(conn_sum closed) closed by the proxy, $(conn_sum timeout)" \
+		"timed out ($CONN_TIMEOUT s), $(conn_sum reset) reset, $(conn_sum refused) refused, $(conn_sum other) other;" \
+		"$(conn_sum dropped) dropped after being held"
 	local e
 	e=$(conn_errors)
 	[ -n "$e" ] && say "$name: connhold errors: $e"
@@ -194,9 +200,14 @@ last=0
 		echo "| $s | ${HELD[xdplb,$s]:-} | ${BE[xdplb,$s]:-} from ${ADDRS[xdplb,$s]:-} addr | ${HELD[haproxy,$s]:-} | ${BE[haproxy,$s]:-} from ${ADDRS[haproxy,$s]:-} addr | ${NFP[haproxy,$s]:-} | ${HELD[haproxy-narrow,$s]:-} | ${BE[haproxy-narrow,$s]:-} from ${ADDRS[haproxy-narrow,$s]:-} addr | ${NFP[haproxy-narrow,$s]:-} | $(ratio "${HELD[xdplb,$s]:-0}" "${HELD[haproxy,$s]:-0}") |"
 	done
 	echo
-	echo "HAProxy's busiest process held ${PEAK[haproxy,$last]:-?} connections at $last attempted, of" \
-		"maxconn ${SLOTS[haproxy,$last]:-?} (per process x processes = total): the port range stopped it," \
-		"not its descriptors."
+	peak=${PEAK[haproxy,$last]:-0} per=${SLOTS[haproxy,$last]%%x*}
+	if [ "$peak" -lt "${per:-0}" ] 2>/dev/null; then
+		verdict="below its own maxconn: the port range stopped HAProxy, not its descriptors"
+	else
+		verdict="AT its maxconn: the descriptor cap may have stopped it (raise HAP_NPROC)"
+	fi
+	echo "HAProxy's busiest process held $peak connections at $last attempted, of" \
+		"maxconn ${SLOTS[haproxy,$last]:-?} (per process x processes = total): $verdict."
 	echo
 	echo "## Requests through the entry node (wrk -t2 -c32, ${WRK_SECONDS} s x 2 rounds, nginx, 3-byte answer)"
 	echo

@@ -167,7 +167,7 @@ conn_add() {
 
 # conn_start TARGET N [TIMEOUT]: N more connections to TARGET:$HOLD_PORT,
 # from the 20 client addresses (one connhold process each, N/20
-# connections, 100 at a time in set-up, TIMEOUT seconds for each), held
+# connections, 50 at a time in set-up, TIMEOUT seconds for each), held
 # until the lab goes.
 conn_start() {
 	local target=$1 n=$2 to=${3:-10} i per rest k
@@ -178,7 +178,7 @@ conn_start() {
 		CONN_STEP=$((CONN_STEP + 1))
 		# jobs of this shell (teardown kills and reaps them), not through
 		# nsx: $! would be a subshell's
-		ip netns exec "$P-cl" "$BUILD/connhold" -s "${CL4S[$i]}" -n $k -p 100 -t "$to" \
+		ip netns exec "$P-cl" "$BUILD/connhold" -s "${CL4S[$i]}" -n $k -p 50 -t "$to" \
 			-r "$TMP/conn/$CONN_STEP" $target $HOLD_PORT </dev/null >/dev/null \
 			2>>"$TMP/conn/err" &
 		CONN_PIDS+=($!)

@@ -18,7 +18,7 @@ HAP_NPROC=2 # 2 x ~10000 connection slots: the port range binds first
 # --- HAProxy, narrowed port range ---
 if outage_lab && hap_start "$RANGE"; then
 	pass haproxy_lab
-	conn_add $HAP4 $N 5 || fail haproxy_setup "connhold did not finish its set-up in 300 s"
+	conn_add $HAP4 $N 20 || fail haproxy_setup "connhold did not finish its set-up in 300 s"
 	settle
 	held=$(conn_sum held) be=$(be_held) addrs=$(be_addrs) nfp=$(hap_no_free_ports)
 	slots=$(hap_info Maxconn | awk '{ s += $1 } END { print s + 0 }')
@@ -40,7 +40,7 @@ outage_down
 # --- xdplb ---
 if outage_lab && xdplb_start; then
 	pass xdplb_lab
-	conn_add $VIP4 $N 5 || fail xdplb_setup "connhold did not finish its set-up in 300 s"
+	conn_add $VIP4 $N 20 || fail xdplb_setup "connhold did not finish its set-up in 300 s"
 	settle
 	held=$(conn_sum held) be=$(be_held) addrs=$(be_addrs)
 	echo "xdplb: $held of $N held, backend holds $be from $addrs addresses" \
