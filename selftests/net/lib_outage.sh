@@ -49,7 +49,7 @@ outage_lab() {
 		</dev/null >/dev/null 2>>"$TMP/be1/holdd.err" &
 	HOLDD_PID=$!
 	outage_nginx || return 1
-	wait_for 100 bash -c "[ \$(ls $TMP/be1/holdd.[0-9]* 2>/dev/null | wc -l) = $HOLDD_NPROC ]"
+	wait_for 100 bash -c "[ \$(ls $TMP/be1/holdd.[0-9] $TMP/be1/holdd.[0-9][0-9] 2>/dev/null | wc -l) = $HOLDD_NPROC ]"
 }
 
 # nginx on be1, port 8080: 2 workers, a 3-byte answer, no access log.
@@ -192,31 +192,44 @@ conn_wait() {
 }
 
 conn_all_done() {
-	[ "$(grep -l ' done 1 ' "$TMP"/conn/[0-9]* 2>/dev/null | wc -l)" = "$CONN_STEP" ]
+	[ "$(conn_reports | xargs -r grep -l ' done 1 ' 2>/dev/null | wc -l)" = "$CONN_STEP" ]
+}
+
+# conn_reports, holdd_reports: the report files written so far (not the
+# temporary files they are written through)
+conn_reports() {
+	local i
+	for ((i = 1; i <= CONN_STEP; i++)); do [ -e "$TMP/conn/$i" ] && echo "$TMP/conn/$i"; done
+	return 0
+}
+holdd_reports() {
+	local i
+	for ((i = 0; i < HOLDD_NPROC; i++)); do [ -e "$TMP/be1/holdd.$i" ] && echo "$TMP/be1/holdd.$i"; done
+	return 0
 }
 
 # conn_sum FIELD: FIELD (held, failed, closed, ...) summed over the reports
 # of every connhold started in this lab.
 conn_sum() {
-	cat "$TMP"/conn/[0-9]* 2>/dev/null |
+	conn_reports | xargs -r cat 2>/dev/null |
 		awk -v f="$1" '{ for (i = 1; i < NF; i++) if ($i == f) s += $(i + 1) } END { print s + 0 }'
 }
 
 # conn_errors: the distinct first errors connhold reported ("" when none).
 conn_errors() {
-	cat "$TMP"/conn/[0-9]* 2>/dev/null | sed -n 's/.* err "\(.*\)"$/\1/p' | sort -u | grep . | paste -sd, -
+	conn_reports | xargs -r cat 2>/dev/null | sed -n 's/.* err "\(.*\)"$/\1/p' | sort -u | grep . | paste -sd, -
 }
 
 # be_held, be_addrs: connections holdd holds on be1 now; distinct client
 # addresses among them.
 be_held() {
-	cat "$TMP"/be1/holdd.[0-9]* | awk '$1 == "held" { s += $2 } END { print s + 0 }'
+	holdd_reports | xargs -r cat 2>/dev/null | awk '$1 == "held" { s += $2 } END { print s + 0 }'
 }
 be_addrs() {
-	cat "$TMP"/be1/holdd.[0-9]* | awk '$1 != "held" && $2 > 0 { print $1 }' | sort -u | wc -l
+	holdd_reports | xargs -r cat 2>/dev/null | awk '$1 != "held" && $2 > 0 { print $1 }' | sort -u | wc -l
 }
 be_emfile() {
-	cat "$TMP"/be1/holdd.[0-9]* | awk '$1 == "held" { s += $8 } END { print s + 0 }'
+	holdd_reports | xargs -r cat 2>/dev/null | awk '$1 == "held" { s += $8 } END { print s + 0 }'
 }
 
 # wait_wall S CMD...: poll CMD (0.2 s apart) for S seconds of wall clock.
