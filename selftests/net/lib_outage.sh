@@ -103,8 +103,9 @@ defaults
 	log global
 	retries $HAP_RETRIES
 	timeout connect 5s
-	timeout client 10m
-	timeout server 10m
+	# idle held connections must outlive a slow bench (10 minutes did not)
+	timeout client 1h
+	timeout server 1h
 frontend fe
 	bind $HAP4:$HOLD_PORT
 	default_backend be
