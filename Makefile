@@ -222,3 +222,12 @@ $(BUILD)/net/%: selftests/net/%.c $(USR_HDRS)
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $< $(LDLIBS) -o $@
+
+# Connection-scale helpers of the outage bench and test (selftests/conn/):
+# build/connhold (clients), build/holdd (accept-and-hold server),
+# build/bpfstats (BPF run time while a command runs).
+CONN_BINS := $(patsubst selftests/conn/%.c,$(BUILD)/%,$(wildcard selftests/conn/*.c))
+all: $(CONN_BINS)
+$(CONN_BINS): $(BUILD)/%: selftests/conn/%.c | $(BUILD)/bpf
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -lbpf -o $@

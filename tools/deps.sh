@@ -15,6 +15,7 @@ PKGS=(
 	python3 # test_metrics.sh: JSON checks, slowloris clients
 	cppcheck clang-tidy # make lint (tools/lint.sh)
 	qemu-system-x86 # selftests/k61: the BPF objects on Debian 12's 6.1 kernel in a VM
+	haproxy wrk # test_outage.sh, bench outage: the HAProxy reference
 	# benchmarks
 	gnuplot-nox # PNG plots in build/bench/
 )
@@ -33,3 +34,13 @@ echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# haproxy's package starts and enables a system service: the tests run their
+# own HAProxy processes in namespaces, so keep the system one stopped
+if [[ " ${missing[*]} " == *" haproxy "* ]]; then
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now haproxy >/dev/null 2>&1 || true
+	else
+		invoke-rc.d haproxy stop >/dev/null 2>&1 || true
+		update-rc.d haproxy disable >/dev/null 2>&1 || true
+	fi
+fi
