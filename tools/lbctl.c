@@ -82,7 +82,8 @@ static int connect_lbd(const char *path)
 	if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
 		return fd;
 	if (errno == EACCES || errno == EPERM)
-		die(1, "permission denied on %s: lbd's socket is for root only (run lbctl as root)%s",
+		die(1, "permission denied on %s: lbd's socket is for root only (run lbctl as root, "
+		       "or as a member of lbd's --socket-group)%s",
 		    path, "");
 	else if (errno == ENOENT || errno == ECONNREFUSED)
 		die(1, "lbd is not running (nothing answers on %s)%s", path, "");

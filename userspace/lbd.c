@@ -3,6 +3,7 @@
  * attach), the event loop, and a clean stop that leaves forwarding on. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <net/if.h>
@@ -32,10 +33,26 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: lbd --iface IF [--xdp-mode auto|native|generic] [--socket PATH]\n"
-		"           [--state PATH] [--pin DIR] [--metrics ADDR:PORT|none] [--flows N] [-v]\n"
+		"           [--socket-group GROUP] [--state PATH] [--pin DIR] [--metrics ADDR:PORT|none] [--flows N] [-v]\n"
 		"       lbd --iface IF [--pin DIR] --detach\n"
 		"defaults: socket /run/xdplb/lbd.sock, state /var/lib/xdplb/state,\n"
 		"          pin /sys/fs/bpf/xdplb, metrics 127.0.0.1:9469, flows 1048576\n");
+}
+
+/* A group by name or number. */
+static int parse_group(const char *s, gid_t *gid)
+{
+	struct group *g = getgrnam(s);
+	__u32 n;
+
+	if (g) {
+		*gid = g->gr_gid;
+		return 0;
+	}
+	if (parse_u32(s, 0, 0x7fffffff, &n))
+		return -1;
+	*gid = (gid_t)n;
+	return 0;
 }
 
 static int parse_opts(int argc, char **argv, struct lbd_opts *o, bool *detach)
@@ -43,6 +60,7 @@ static int parse_opts(int argc, char **argv, struct lbd_opts *o, bool *detach)
 	static const struct option lo[] = {
 		{ "iface", required_argument, 0, 'i' }, { "xdp-mode", required_argument, 0, 'm' },
 		{ "socket", required_argument, 0, 's' }, { "state", required_argument, 0, 'S' },
+		{ "socket-group", required_argument, 0, 'g' },
 		{ "pin", required_argument, 0, 'p' },	 { "metrics", required_argument, 0, 'M' },
 		{ "flows", required_argument, 0, 'f' },	 { "detach", no_argument, 0, 'd' },
 		{ "verbose", no_argument, 0, 'v' },	 { "help", no_argument, 0, 'h' },
@@ -56,6 +74,11 @@ static int parse_opts(int argc, char **argv, struct lbd_opts *o, bool *detach)
 		switch (c) {
 		case 'i': o->iface = optarg; break;
 		case 's': o->socket_path = optarg; break;
+		case 'g':
+			if (parse_group(optarg, &o->socket_gid))
+				return fprintf(stderr, "lbd: --socket-group: no group \"%s\"\n", optarg), -1;
+			o->socket_group = optarg;
+			break;
 		case 'S': o->state_path = optarg; break;
 		case 'p': o->pin_root = optarg; break;
 		case 'M':
@@ -394,7 +417,15 @@ static int start(struct lbd *d)
 	d->ctl = ctl_open(d->loop, d->o.socket_path, lbd_handle, d, err, sizeof(err));
 	if (!d->ctl)
 		return fprintf(stderr, "lbd: %s\n", err), -1;
-	lbd_log("listening on %s", d->o.socket_path);
+	/* born 0600 (ctl.c); then opened to the group, never wider */
+	if (d->o.socket_group && (chown(d->o.socket_path, (uid_t)-1, d->o.socket_gid) ||
+				  chmod(d->o.socket_path, 0660)))
+		return fprintf(stderr, "lbd: cannot give %s to group %s: %s\n", d->o.socket_path,
+			       d->o.socket_group, strerror(errno)),
+		       -1;
+	lbd_log("listening on %s%s%s", d->o.socket_path,
+		d->o.socket_group ? ", mode 0660, group " : "",
+		d->o.socket_group ? d->o.socket_group : "");
 	return 0;
 }
 

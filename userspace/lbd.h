@@ -6,6 +6,7 @@
 #define XDPLB_LBD_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <signal.h>
 
 #include "config.h"
@@ -53,6 +54,8 @@ struct lbd_opts {
 	const char *iface;
 	enum dp_xdp_mode mode;
 	const char *socket_path;
+	const char *socket_group; /* NULL: root only (0600); else 0660 and this group */
+	gid_t socket_gid;
 	const char *state_path;
 	const char *pin_root;
 	const char *metrics;

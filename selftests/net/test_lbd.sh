@@ -190,6 +190,29 @@ test_ctl_abuse() {
 	check ctl_unprivileged_refused grep -q "^lbctl: permission denied on $SOCK: lbd's socket is for root only" "$TMP/nobody.out"
 }
 
+# --socket-group: the socket becomes 0660 with that group; a member's
+# lbctl works, anyone else is still refused; an unknown group stops lbd
+# before it touches anything.
+test_socket_group() {
+	local out
+	out=$(nsx lb "$SAN/lbd" --iface eth0 --socket "$TMP/g.sock" --pin "$PIN" \
+		--socket-group no-such-group-xlb 2>&1)
+	check socket_group_unknown_exit2 test $? -eq 2
+	check socket_group_unknown_said grep -q 'socket-group: no group "no-such-group-xlb"' <<<"$out"
+	check socket_group_unknown_no_socket test ! -e "$TMP/g.sock"
+	check socket_group_stop stop_lbd TERM
+	check socket_group_start start_lbd --xdp-mode native --socket-group nogroup
+	check socket_group_mode test "$(stat -c '%a %G' "$SOCK")" = "660 nogroup"
+	chmod 711 "$TMP"
+	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$BUILD/lbctl" -s "$SOCK" vip show 2>&1)
+	check socket_group_member_allowed grep -q "$VIP" <<<"$out"
+	setpriv --reuid=nobody --regid=daemon --clear-groups "$BUILD/lbctl" -s "$SOCK" vip show \
+		>"$TMP/other.out" 2>&1
+	check socket_group_other_exit1 test $? -eq 1
+	chmod 700 "$TMP"
+	check socket_group_other_refused grep -q "permission denied on $SOCK" "$TMP/other.out"
+}
+
 test_detach() {
 	check detach_sigterm stop_lbd TERM
 	check detach_runs nsx lb "$SAN/lbd" --iface eth0 --pin "$PIN" --detach
@@ -220,6 +243,7 @@ main() {
 	test_corrupt_state
 	test_kill_during_changes
 	test_ctl_abuse
+	test_socket_group
 	test_detach
 	# generic mode: the same traffic checks
 	start_lbd --xdp-mode generic || fail generic_start "lbd did not start in generic mode"
