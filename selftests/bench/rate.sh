@@ -11,9 +11,12 @@
 # backend each) forwards them back with XDP_TX to a counting program.  The
 # reference is swapped into lbd's XDP link and back, round after round.
 #
-# Two lbd runs: --flows 4194304 (each CPU's LRU lists hold 2,097,152, so the
-# l2 and the ipip VIP's million flows both fit), then the default --flows
-# (1,048,576: 524,288 per CPU on two CPUs) with a million flows cycling.
+# Two lbd runs: --flows 8388608 (each CPU's LRU lists hold 4,194,304
+# established and 1,048,576 half-open flows, so the l2 and the ipip VIP's
+# million flows fit, and a million new flows fit the half-open table they
+# are learned in before their second packet promotes them), then the
+# default --flows (1,048,576: 524,288 per CPU on two CPUs, 131,072
+# half-open) with a million flows cycling.
 #
 # Environment: XDPLB_RATE_SECONDS (1) per sample, XDPLB_RATE_ROUNDS (5),
 # XDPLB_RATE_FLOWS (1000000), XDPLB_RATE_CURVE ("1000 10000": rows
@@ -35,7 +38,7 @@ FLOWS=${XDPLB_RATE_FLOWS:-1000000}
 CURVE=${XDPLB_RATE_CURVE:-1000 10000} # smaller sets of active flows, l2 only
 NCPU=$(nproc)
 CPU=${XDPLB_RATE_CPU:-$((NCPU - 1))}
-BIG_TABLE=4194304
+BIG_TABLE=8388608
 MD=$BENCH_DIR/rate.md
 TSV=$BENCH_DIR/rate.tsv
 mkdir -p "$BENCH_DIR"

@@ -21,7 +21,7 @@ is() { [ "$(col "$1" "$2")" = "$3" ]; }
 
 setup() {
 	lab_rate || return 1
-	start_lbd --xdp-mode native --metrics none --flows 65536 || return 1
+	start_lbd --xdp-mode native --metrics none --flows 131072 || return 1 # half-open: 16384 per CPU
 	rate_config
 }
 
