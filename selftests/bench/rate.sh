@@ -49,7 +49,9 @@ die() { echo "rate: $*" >&2; [ -s "$TMP/lbd.log" ] && tail -n 5 "$TMP/lbd.log" >
 # lbd_up FLOWS: a fresh lbd (nothing pinned, no state) with --flows FLOWS,
 # configured; kept off the generator's CPU when there is another.
 lbd_up() {
-	start_lbd --xdp-mode native --metrics none --flows "$1" || die "lbd did not start"
+	# a table of millions of flows is preallocated at start: ~20 s for 8M
+	start_lbd --xdp-mode native --metrics none --flows "$1" ||
+		wait_for 600 lbctl vip show || die "lbd did not start"
 	[ "$NCPU" -gt 1 ] && taskset -a -p -c $(((CPU + 1) % NCPU)) "$LBD_PID" >/dev/null
 	rate_config || die "cannot configure lbd"
 }
