@@ -284,13 +284,13 @@ int dp_config_set(struct dp *dp, const struct xdplb_config *cfg)
 
 /* Maglev rings (see dataplane.h, "Ring slots").  An inner array is
  * BPF_F_MMAPABLE, so a table is written with plain stores through a mapping
- * (a batched update of 65537 entries costs 15-20 ms here, the copy well
- * under 1 ms), and lbd keeps the mapping of every ring it created.  A slot
+ * (a batched update goes element by element in the kernel: many times
+ * slower), and lbd keeps the mapping of every ring it created.  A slot
  * lbd frees keeps its array; when the slot is taken again for a table of
  * the same size after DP_RING_QUIET_MS, the new table is written into that
  * array in place: no map created, no outer-map update, and so none of the
  * RCU grace periods the kernel waits for on every array-of-maps update or
- * delete (~4 ms each here).  The quiet time is what makes this safe: a
+ * delete (milliseconds each).  The quiet time is what makes this safe: a
  * freed slot is named by no VIP entry, and a packet that read the VIP entry
  * before it changed is done with the ring within microseconds (XDP runs
  * under rcu_read_lock in softirq). */

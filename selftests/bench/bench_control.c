@@ -57,14 +57,12 @@ static const char *env(const char *name)
 	return v;
 }
 
-/* Run argv with stdout to /dev/null; its exit status, or -1. */
-static int run(char *const argv[])
+/* Start argv with stdout to /dev/null; its pid, or -1. */
+static pid_t spawn(char *const argv[])
 {
-	int st, fd;
 	pid_t pid = fork();
+	int fd;
 
-	if (pid < 0)
-		return -1;
 	if (!pid) {
 		fd = open("/dev/null", O_WRONLY);
 		if (fd >= 0)
@@ -72,9 +70,22 @@ static int run(char *const argv[])
 		execvp(argv[0], argv);
 		_exit(127);
 	}
-	if (waitpid(pid, &st, 0) < 0)
+	return pid;
+}
+
+/* Wait for pid; its exit status, or -1. */
+static int reap(pid_t pid)
+{
+	int st;
+
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
 		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int run(char *const argv[])
+{
+	return reap(spawn(argv));
 }
 
 static __u64 timed(char *const argv[], int *status)
@@ -342,22 +353,14 @@ void bench_control(void)
 	/* lbctl backend add -> the first new flow forwarded to it */
 	for (i = 0; i < ROUNDS && !bad; i++) {
 		pid_t pid;
-		int hit = 0, devnull;
+		int hit = 0;
 
 		t0 = bench_now_ns();
-		pid = fork();
+		pid = spawn(add);
 		if (pid < 0) {
 			bad = 1;
 			break;
 		}
-		if (!pid) {
-			devnull = open("/dev/null", O_WRONLY);
-			if (devnull >= 0)
-				dup2(devnull, 1);
-			execvp(add[0], add);
-			_exit(127);
-		}
-		add_dp[i] = 0;
 		while (bench_now_ns() - t0 < PROBE_LIMIT_NS) {
 			hit = probe_hits(&p);
 			tries++;
@@ -366,7 +369,7 @@ void bench_control(void)
 			usleep(20); /* leave the other core to lbd */
 		}
 		add_dp[i] = bench_now_ns() - t0;
-		if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+		if (reap(pid))
 			bad = 1;
 		add_ret[i] = bench_now_ns() - t0;
 		if (hit != 1)

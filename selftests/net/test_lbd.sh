@@ -162,6 +162,19 @@ test_kill_during_changes() {
 	check kill_during_changes_state_whole test $ok = 1
 }
 
+# lbctl_as GROUP OUT: `lbctl vip show` as the real user nobody with only
+# GROUP, output to OUT; returns lbctl's status.  $TMP is opened to others
+# (711: entered, not listed) for the call.
+lbctl_as() {
+	local st
+	chmod 711 "$TMP"
+	setpriv --reuid=nobody --regid="$1" --clear-groups "$BUILD/lbctl" -s "$SOCK" vip show \
+		>"$2" 2>&1
+	st=$?
+	chmod 700 "$TMP"
+	return $st
+}
+
 test_ctl_abuse() {
 	local i pids=() t0 t1
 	head -c 4096 /dev/urandom | tr -d '\0' | timeout 5 socat - "UNIX-CONNECT:$SOCK" >"$TMP/garbage.out" 2>/dev/null
@@ -182,11 +195,8 @@ test_ctl_abuse() {
 	check ctl_socket_mode_0600 test "$(stat -c %a "$SOCK")" = 600
 	# a real unprivileged user: the directory may be entered, the socket
 	# itself (0600, root) must refuse, with a message that says so
-	chmod 711 "$TMP"
-	setpriv --reuid=nobody --regid=nogroup --clear-groups "$BUILD/lbctl" -s "$SOCK" vip show \
-		>"$TMP/nobody.out" 2>&1
+	lbctl_as nogroup "$TMP/nobody.out"
 	check ctl_unprivileged_exit1 test $? -eq 1
-	chmod 700 "$TMP"
 	check ctl_unprivileged_refused grep -q "^lbctl: permission denied on $SOCK: lbd's socket is for root only" "$TMP/nobody.out"
 }
 
@@ -203,13 +213,10 @@ test_socket_group() {
 	check socket_group_stop stop_lbd TERM
 	check socket_group_start start_lbd --xdp-mode native --socket-group nogroup
 	check socket_group_mode test "$(stat -c '%a %G' "$SOCK")" = "660 nogroup"
-	chmod 711 "$TMP"
-	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$BUILD/lbctl" -s "$SOCK" vip show 2>&1)
-	check socket_group_member_allowed grep -q "$VIP" <<<"$out"
-	setpriv --reuid=nobody --regid=daemon --clear-groups "$BUILD/lbctl" -s "$SOCK" vip show \
-		>"$TMP/other.out" 2>&1
+	lbctl_as nogroup "$TMP/member.out"
+	check socket_group_member_allowed grep -q "$VIP" "$TMP/member.out"
+	lbctl_as daemon "$TMP/other.out"
 	check socket_group_other_exit1 test $? -eq 1
-	chmod 700 "$TMP"
 	check socket_group_other_refused grep -q "permission denied on $SOCK" "$TMP/other.out"
 }
 
