@@ -77,6 +77,22 @@ static __u64 stat(struct dp *dp, int idx)
 	return st.v[idx];
 }
 
+static int count_one(void *ctx, enum dp_flow_table t, const struct dp_flow *f)
+{
+	(void)t;
+	(void)f;
+	++*(long *)ctx;
+	return 0;
+}
+
+/* Entries of one flow table, both families; -1 if it cannot be read. */
+static long count_flows(struct dp *dp, enum dp_flow_table t)
+{
+	long n = 0;
+
+	return dp_flows_for_each(dp, t, count_one, &n) ? -1 : n;
+}
+
 TEST(fwd_l2)
 {
 	struct pkt_spec tcp4 = { .family = 4, .src = "192.0.2.7", .dst = VIP4, .proto = IPPROTO_TCP,
@@ -182,6 +198,8 @@ TEST(fwd_flow_table)
 	ASSERT_EQ(dp_flow_lookup(&dp, &f), 1, "flow present");
 	ASSERT_TRUE(f.established, "first non-SYN promotes");
 	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_PROMOTED), 1, "promoted counted");
+	ASSERT_EQ(count_flows(&dp, DP_FLOWS_HALF_OPEN), 0, "half-open copy deleted");
+	ASSERT_EQ(count_flows(&dp, DP_FLOWS_ESTABLISHED), 1, "one established entry");
 
 	test__start_subtest("hit_survives_ring_change");
 	/* the ring now names only `other`: the established flow stays put */
