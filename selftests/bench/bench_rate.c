@@ -15,12 +15,15 @@
  * XDP link in place of the forwarder (bpf_link_update) and back, so both
  * run on the same veth in the same run, interleaved in rounds.  A second
  * one, ref_lookup (bench_gen.bpf.c), adds the forwarder's flow lookup in
- * lbd's own flows4: the part of the cost that is the table's.
+ * lbd's own flows4: the part of the cost that is the table's.  A third,
+ * ref_line, adds one read-modify-write of one random 64-byte line per
+ * packet in an array of --flows lines: the floor of any per-flow state.
  *
  * Cases (in the order given, every round; the -new cases in the first
  * round only):
  *   ref1, refn    the reference, 1 flow / --flows sources
  *   lkp1, lkpn    ref_lookup, 1 flow / --flows sources (the l2 VIP's flows)
+ *   linn          ref_line, --flows sources
  *   l2-1, ipip-1  one flow: an established hit after the first frame
  *   l2-new, ipip-new  exactly --flows frames of --flows new sources: each
  *                 a flow-table miss (TCP non-SYN: learned half-open), then
@@ -75,7 +78,7 @@ static void on_signal(int sig)
 	stopping = 1;
 }
 
-enum { P_REF, P_FWD, P_LKP };
+enum { P_REF, P_FWD, P_LKP, P_LINE };
 enum { V_L2, V_IPIP, N_VIPS };
 
 struct rcase {
@@ -101,6 +104,7 @@ static struct rcase CASES[] = {
 	CASE("refn", "ref: swap MACs, XDP_TX; %u flows", P_REF, V_L2, true, false),
 	CASE("lkp1", "ref + flows4 lookup; 1 flow", P_LKP, V_L2, false, false),
 	CASE("lkpn", "ref + flows4 lookup; %u flows", P_LKP, V_L2, true, false),
+	CASE("linn", "ref + one line of per-flow state; %u flows", P_LINE, V_L2, true, false),
 	CASE("l2-1", "l2, 1 flow (established hit)", P_FWD, V_L2, false, false),
 	CASE("ipip-1", "ipip 4in4, 1 flow (established hit)", P_FWD, V_IPIP, false, false),
 	CASE("l2-new", "l2, %u new flows (first pass: miss, ring, learn)", P_FWD, V_L2, true, true),
@@ -346,9 +350,11 @@ static int open_lbd(struct rate *r)
 static int use_prog(struct rate *r, int prog)
 {
 	int fd = prog == P_REF	 ? bpf_program__fd(r->ref->progs.ref_macswap)
-		 : prog == P_LKP ? bpf_program__fd(r->gen->progs.ref_lookup)
-				 : r->fwd_fd;
-	static const char *const name[] = { "reference", "forwarder", "lookup reference" };
+		 : prog == P_LKP  ? bpf_program__fd(r->gen->progs.ref_lookup)
+		 : prog == P_LINE ? bpf_program__fd(r->gen->progs.ref_line)
+				  : r->fwd_fd;
+	static const char *const name[] = { "reference", "forwarder", "lookup reference",
+					    "line reference" };
 
 	if (r->cur_prog == prog)
 		return 0;
@@ -384,7 +390,10 @@ static int setup(struct rate *r)
 	if (open_lbd(r))
 		return -1;
 	r->gen = bench_gen_bpf__open();
+	if (r->gen) /* one 64-byte line per flow: 64 MiB for a million */
+		r->gen->bss->lines_n = r->o.flows;
 	if (r->gen && (bpf_map__reuse_fd(r->gen->maps.flows4, r->flows4_fd) ||
+		       bpf_map__set_max_entries(r->gen->maps.lines, r->o.flows) ||
 		       bench_gen_bpf__load(r->gen))) {
 		bench_gen_bpf__destroy(r->gen);
 		r->gen = NULL;
