@@ -29,6 +29,8 @@
  *                 a flow-table miss (TCP non-SYN: learned half-open), then
  *                 one more pass, not measured, that promotes them
  *   l2-est, ipip-est  --flows sources cycling (hits if the table holds them)
+ *   l2-syn        --flows sources of SYNs cycling: a SYN flood; with more
+ *                 sources than the half-open table holds, each a miss
  *
  * Figures: Mpps = frames counted on the far side / the time the kernel
  * spent in the generator's run loop (which includes the softirqs its batches
@@ -68,6 +70,7 @@
 #define CHECK_WAIT_NS 3000000000ull
 #define CLIENT1 "192.0.2.7"   /* the one flow's client */
 #define CLIENTN "172.16.0.0"  /* first of the --flows clients (172.16.0.0/12 holds 2^20) */
+#define CLIENTS "100.64.0.0"  /* first of the SYN flood's sources (no flow of theirs is known) */
 #define MAX_FLOWS (1u << 20)
 
 static volatile sig_atomic_t stopping; /* SIGINT/SIGTERM: stop, put the forwarder back */
@@ -88,6 +91,7 @@ struct rcase {
 	int vip;
 	bool many; /* --flows sources, else one */
 	bool once; /* first round only, exactly --flows frames */
+	bool syn;  /* SYNs, not ACKs */
 	/* results */
 	double mpps[MAX_ROUNDS]; /* per CPU-busy time: the figure */
 	double wall[MAX_ROUNDS]; /* per wall time: lower when the CPU is shared */
@@ -112,6 +116,8 @@ static struct rcase CASES[] = {
 	CASE("ipip-new", "ipip 4in4, %u new flows (first pass: miss, ring, learn)", P_FWD, V_IPIP,
 	     true, true),
 	CASE("ipip-est", "ipip 4in4, %u flows cycling", P_FWD, V_IPIP, true, false),
+	{ .name = "l2-syn", .desc = "l2, SYNs from %u sources cycling (SYN flood)", .prog = P_FWD,
+	  .vip = V_L2, .many = true, .syn = true },
 };
 #define N_CASES (int)(sizeof(CASES) / sizeof(CASES[0]))
 
@@ -445,6 +451,10 @@ static int prepare(struct rate *r, const struct rcase *c)
 
 	s.src = c->many ? CLIENTN : CLIENT1;
 	s.dst = r->o.vip[c->vip];
+	if (c->syn) {
+		s.src = CLIENTS;
+		s.tcp_flags = 0x02;
+	}
 	len = pkt_build(&s, buf);
 	if (len != GEN_HDR) {
 		fprintf(stderr, "rate-gen: frame of %zu bytes, want %d\n", len, GEN_HDR);

@@ -27,7 +27,7 @@ setup() {
 
 test_all_arrive() {
 	rate_gen --count $N --flows $N --tsv "$TSV" l2-1 ipip-1 l2-new l2-est ipip-new ipip-est \
-		lkpn linn ref1 >"$TMP/gen.out" 2>&1
+		lkpn linn l2-syn ref1 >"$TMP/gen.out" 2>&1
 	check live_frames_all_arrive_rewritten [ $? = 0 ] || cat "$TMP/gen.out"
 	check l2_one_flow_counted is l2-1 12 $N
 	check ipip_one_flow_counted is ipip-1 12 $N
@@ -38,6 +38,7 @@ test_all_arrive() {
 	check reference_all_arrive is ref1 12 $N
 	check lookup_reference_hits_lbd_table is lkpn 13 $N
 	check line_reference_all_arrive is linn 11 $N
+	check syn_flood_all_miss_and_arrive bash -c "[ '$(col l2-syn 14)' = $N ] && [ '$(col l2-syn 12)' = $N ]"
 }
 
 # The generator's last case was the reference: the forwarder must be back.
