@@ -9,13 +9,13 @@
  * (listed once), and the copy, marked referenced by the lookup that
  * promoted it, would otherwise outlive real half-open flows in the LRU
  * (measured: a million flows promoted left a million copies, and the next
- * million new flows were evicted before their second packet).  A flood of new flows, spoofed SYNs or spoofed ACKs, one
- * packet per source, only churns `flows_new`; established flows are evicted
- * only by flows that sent two packets.  A TCP non-SYN packet found in
- * neither table belongs to a connection the LB forgot (restart, eviction,
- * another node): it goes to the backend of the VIP's previous ring if that
- * backend is still active, else to the current ring, and is counted as a
- * non-SYN miss.
+ * million new flows were evicted before their second packet).  A flood of
+ * new flows, spoofed SYNs or spoofed ACKs, one packet per source, only
+ * churns `flows_new`; established flows are evicted only by flows that sent
+ * two packets.  A TCP non-SYN packet found in neither table belongs to a
+ * connection the LB forgot (restart, eviction, another node): it goes to
+ * the backend of the VIP's previous ring if that backend is still active,
+ * else to the current ring, and is counted as a non-SYN miss.
  */
 #include "parse.h"
 #include "maps.h"
