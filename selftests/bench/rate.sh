@@ -187,16 +187,16 @@ awk -F'\t' '{
 	split($2, k, "-"); if ($2 ~ /^ref/) k[1] = "ref"; if ($2 ~ /^lkp/) k[1] = "ref+lookup"
 	if ($2 ~ /^lin/) k[1] = "ref+line"
 	n = "1 flow"; c = k[1] == "ref" ? 1 : k[1] == "l2" ? 2 : k[1] == "ipip" ? 3 : 4
-	if (match($3, /[0-9]+ (new )?flows/)) {
+	if (match($3, /[0-9]+ (new )?flows/) || match($3, /[0-9]+ sources/)) {
 		n = substr($3, RSTART, RLENGTH); sub(/ .*/, "", n)
 		n = n >= 1000000 ? n / 1000000 "M" : n >= 1000 ? n / 1000 "k" : n
-		n = n ($2 ~ /new/ ? " new" : $2 ~ /est/ ? " est" : "")
+		n = n ($2 ~ /new/ ? " new" : $2 ~ /est/ ? " est" : $2 ~ /syn/ ? " SYN" : "")
 	}
 	printf "\"%s %s%s\"\t%s\t%d\n", k[1], n, ($1 ~ /default/ ? " [default]" : ""), $4, c }' \
 	"$TSV" >"$TMP/plot.dat"
 if command -v gnuplot >/dev/null; then
 	gnuplot <<PLOT || echo "rate: gnuplot failed; no plot" >&2
-set terminal pngcairo size 1100,650 font ",10"
+set terminal pngcairo size 1200,680 font ",10"
 set output "$BENCH_DIR/rate.png"
 set title "xdplb forwarding rate, one core, live frames: reference (grey), reference + flow lookup or one line (dark), l2 (blue), ipip (orange); load $load0"
 set ylabel "Mpps"
@@ -205,7 +205,7 @@ set boxwidth 0.7
 set yrange [0:*]
 set xtics rotate by -35 left
 set bmargin 7
-set rmargin 9
+set rmargin 14
 set grid ytics
 set linetype 1 lc rgb "#888888"
 set linetype 2 lc rgb "#1f77b4"
