@@ -223,6 +223,25 @@ TEST(fwd_flow_table)
 	test__start_subtest("down_backend_rescheduled");
 	ASSERT_OK(fix_backend(&dp, IDS4[first], 0, 4, BE4[first], MAC_BE[first], false), "down");
 	expect_l2(&dp, &ack, other, "flow of a down backend moves");
+
+	test__start_subtest("ack_promotes_ipv6");
+	{
+		struct pkt_spec s6 = { .family = 6, .src = "2001:db8::9", .dst = VIP6,
+				       .proto = IPPROTO_TCP, .sport = 50000, .dport = 80,
+				       .tcp_flags = 0x02 };
+		long half = count_flows(&dp, DP_FLOWS_HALF_OPEN);
+		long est = count_flows(&dp, DP_FLOWS_ESTABLISHED);
+		__u64 promoted = stat(&dp, XDPLB_STAT_FLOW_PROMOTED);
+		int idx = fix_ring_index(&s6, 3);
+
+		expect_l2(&dp, &s6, idx, "syn6");
+		ASSERT_EQ(count_flows(&dp, DP_FLOWS_HALF_OPEN), half + 1, "IPv6 SYN learned half-open");
+		s6.tcp_flags = 0x10;
+		expect_l2(&dp, &s6, idx, "ack6");
+		ASSERT_EQ(count_flows(&dp, DP_FLOWS_HALF_OPEN), half, "IPv6 half-open copy deleted");
+		ASSERT_EQ(count_flows(&dp, DP_FLOWS_ESTABLISHED), est + 1, "IPv6 flow established");
+		ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_PROMOTED), promoted + 1, "promotion counted");
+	}
 	dp_close(&dp);
 }
 
