@@ -74,7 +74,7 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-$(BUILD)/obj/%.o: %.c $(USR_HDRS) $(SKELS) | $(BUILD)/bpf
+$(BUILD)/obj/%.o: %.c $(USR_HDRS) $(wildcard selftests/*.h selftests/bench/*.h) $(SKELS) | $(BUILD)/bpf
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -165,6 +165,7 @@ $(FUZZ_DIR)/libxdplb.a: $(FUZZ_LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(FUZZ_DIR)/fuzz_packet: $(FUZZ_DIR)/obj/selftests/fixture.o $(FUZZ_DIR)/obj/selftests/pkt.o
+$(FUZZ_DIR)/fuzz_decap: $(FUZZ_DIR)/obj/selftests/pkt.o
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/selftests/fuzz/fuzz_%.o $(FUZZ_DIR)/libxdplb.a
 	$(call msg,LINK,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(filter %.o,$^) $(FUZZ_DIR)/libxdplb.a \
@@ -228,6 +229,6 @@ $(BUILD)/net/%: selftests/net/%.c $(USR_HDRS)
 # build/bpfstats (BPF run time while a command runs).
 CONN_BINS := $(patsubst selftests/conn/%.c,$(BUILD)/%,$(wildcard selftests/conn/*.c))
 all: $(CONN_BINS)
-$(CONN_BINS): $(BUILD)/%: selftests/conn/%.c | $(BUILD)/bpf
+$(CONN_BINS): $(BUILD)/%: selftests/conn/%.c selftests/conn/conn.h | $(BUILD)/bpf
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -lbpf -o $@

@@ -4,7 +4,7 @@
  * bench_gen runs under BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES: every
  * run writes the frame's first GEN_HDR bytes from gen_frame (the kernel
  * recycles the page without restoring what the forwarder rewrote), gives the
- * source address the next of gen_flows values (fixing the IPv4 and TCP/UDP
+ * source address the next of gen_flows values (fixing the IPv4 and TCP
  * checksums), and sends the frame out of the test's ingress device (XDP_TX).
  *
  * ref_lookup is a second reference for the LB's veth: ref_macswap plus the
@@ -30,13 +30,14 @@
 #include "xdplb.h"
 #include "bench_gen.h"
 #include "xdplb_hash.h"
+#include "csum.h"
+#include "parse.h" /* swap_macs */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 __u64 gen_frame[GEN_HDR / 8]; /* the frame's first GEN_HDR bytes */
 __u32 gen_flows;              /* distinct sources to cycle through; <= 1: one flow */
 __u32 gen_seq;                /* index of the next source */
-__u32 gen_csum_off;           /* offset of the L4 checksum (covers saddr), 0: none */
 __u64 gen_sent;               /* runs so far: frames handed to XDP_TX */
 
 struct gen_expect gen_expect; /* what bench_count calls a well rewritten frame */
@@ -71,25 +72,13 @@ struct {
 
 __u32 lines_n; /* = max_entries of lines, set before load */
 
-/* RFC 1624: a checksum after one 32-bit word of what it covers changed. */
-static __always_inline __u16 csum_replace(__u16 check, __u32 from, __u32 to)
-{
-	__u32 s = (__u16)~check;
-
-	s += (__u16)~(from >> 16) + (__u16)~(from & 0xffff);
-	s += (to >> 16) + (to & 0xffff);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
-
 SEC("xdp")
 int bench_gen(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct iphdr *iph = data + sizeof(struct ethhdr);
 	__u64 *w = data;
-	__u32 idx, from, to, off;
+	__u32 idx, from, to;
 	__u16 *l4csum;
 	int i;
 
@@ -106,14 +95,9 @@ int bench_gen(struct xdp_md *ctx)
 	from = iph->saddr;
 	to = bpf_htonl(bpf_ntohl(from) + idx);
 	iph->saddr = to;
-	iph->check = csum_replace(iph->check, from, to);
-	off = gen_csum_off;
-	if (off) {
-		l4csum = data + (off & (GEN_HDR - 2));
-		if ((void *)(l4csum + 1) > end)
-			return XDP_ABORTED;
-		*l4csum = csum_replace(*l4csum, from, to);
-	}
+	csum_replace4(&iph->check, from, to);
+	l4csum = data + GEN_TCP_CSUM; /* within GEN_HDR: checked above */
+	csum_replace4(l4csum, from, to);
 	return XDP_TX;
 }
 
@@ -127,7 +111,6 @@ int ref_lookup(struct xdp_md *ctx)
 	struct xdplb_flow4_key k;
 	__u64 *w = (__u64 *)&k;
 	struct gen_counts *c;
-	__u8 tmp[ETH_ALEN];
 
 	if ((void *)(ports + 1) > end)
 		return XDP_PASS;
@@ -143,9 +126,7 @@ int ref_lookup(struct xdp_md *ctx)
 		if (c)
 			c->lookup_hits++;
 	}
-	__builtin_memcpy(tmp, eth->h_dest, ETH_ALEN);
-	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, tmp, ETH_ALEN);
+	swap_macs(eth);
 	return XDP_TX;
 }
 
@@ -157,7 +138,6 @@ int ref_line(struct xdp_md *ctx)
 	struct iphdr *iph = (void *)(eth + 1);
 	__u32 idx, n = lines_n;
 	struct line *l;
-	__u8 tmp[ETH_ALEN];
 
 	if ((void *)(iph + 1) > end || !n)
 		return XDP_PASS;
@@ -165,9 +145,7 @@ int ref_line(struct xdp_md *ctx)
 	l = bpf_map_lookup_elem(&lines, &idx);
 	if (l)
 		l->n[0]++;
-	__builtin_memcpy(tmp, eth->h_dest, ETH_ALEN);
-	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, tmp, ETH_ALEN);
+	swap_macs(eth);
 	return XDP_TX;
 }
 

@@ -6,6 +6,7 @@
 #include <linux/types.h>
 
 #define GEN_HDR 64 /* bytes of the frame the generator writes every run: the whole frame */
+#define GEN_TCP_CSUM (14 + 20 + 16) /* offset of its TCP checksum (covers saddr) */
 
 /* A frame bench_count calls rewritten as expected: destination MAC (bytes
  * 0-3 and 4-5 as they are in memory) and, if outer_daddr is nonzero, an

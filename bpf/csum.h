@@ -36,4 +36,14 @@ static __always_inline void csum_replace2(__sum16 *sum, __u16 old, __u16 new)
 	*sum = csum_fold(s);
 }
 
+/* The same when one 32-bit word (an IPv4 address) changes. */
+static __always_inline void csum_replace4(__sum16 *sum, __u32 old, __u32 new)
+{
+	__u32 s = (__u16)~*sum;
+
+	s += (__u16)~(old >> 16) + (__u16)~(old & 0xffff);
+	s += (new >> 16) + (new & 0xffff);
+	*sum = csum_fold(s);
+}
+
 #endif /* XDPLB_CSUM_H */

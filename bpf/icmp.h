@@ -10,15 +10,6 @@
 #define PTB6_QUOTE 48   /* quoted bytes: the IPv6 header and 8 bytes after it */
 #define PTB4_MAX_WORDS 38 /* (ICMP header + 60-byte IP header + 8) / 2 */
 
-static __always_inline void swap_macs(void *data)
-{
-	__u8 tmp[ETH_ALEN];
-
-	__builtin_memcpy(tmp, data, ETH_ALEN);
-	__builtin_memcpy(data, data + ETH_ALEN, ETH_ALEN);
-	__builtin_memcpy(data + ETH_ALEN, tmp, ETH_ALEN);
-}
-
 /* Turn an echo request into the reply in place. */
 static __always_inline int echo_reply(void *data, void *end, const struct pkt *p)
 {

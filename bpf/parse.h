@@ -302,4 +302,14 @@ static __always_inline int parse_packet(struct pkt *p, void *data, void *end)
 	return PARSE_OK;
 }
 
+/* Swap the Ethernet destination and source (a reply, or XDP_TX back). */
+static __always_inline void swap_macs(void *data)
+{
+	__u8 tmp[ETH_ALEN];
+
+	__builtin_memcpy(tmp, data, ETH_ALEN);
+	__builtin_memcpy(data, data + ETH_ALEN, ETH_ALEN);
+	__builtin_memcpy(data + ETH_ALEN, tmp, ETH_ALEN);
+}
+
 #endif /* XDPLB_PARSE_H */

@@ -14,6 +14,8 @@
  * comparator for __u64 samples. */
 __u64 bench_now_ns(void);
 int bench_cmp_u64(const void *a, const void *b);
+/* "aa:bb:cc:dd:ee:ff" into mac[6]; -1 if it is not one. */
+int bench_parse_mac(const char *s, __u8 mac[6]);
 
 #include <stdio.h>
 

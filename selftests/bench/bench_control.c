@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,18 @@
 #define RING_M 65537
 #define FLOWS (1u << 20)
 #define PROBE_LIMIT_NS 5000000000ull
+
+/* A step failed: say which, and make the bench part fail. */
+__attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "bench control: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
 
 static const char *env(const char *name)
 {
@@ -179,17 +192,6 @@ static int probe_hits(struct probe *p)
 	return o.retval == XDP_TX && !memcmp(out, p->mac, 6);
 }
 
-static int parse_mac(const char *s, __u8 *mac)
-{
-	unsigned int b[6], i;
-
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
-		return -1;
-	for (i = 0; i < 6; i++)
-		mac[i] = (__u8)b[i];
-	return 0;
-}
-
 /* Build what a restore implies: N_VIPS rings of N_BE backends, M=65537. */
 static __u64 maglev_builds(void)
 {
@@ -317,22 +319,16 @@ void bench_control(void)
 	snprintf(vip, sizeof(vip), "%s", env("XDPLB_VIP"));
 	snprintf(be2, sizeof(be2), "%s", env("XDPLB_BE2"));
 	snprintf(url, sizeof(url), "http://%s/metrics", env("XDPLB_METRICS"));
-	if (parse_mac(env("XDPLB_BE2_MAC"), p.mac)) {
-		fprintf(stderr, "bench control: bad XDPLB_BE2_MAC\n");
-		return;
-	}
+	if (bench_parse_mac(env("XDPLB_BE2_MAC"), p.mac))
+		fail("bad XDPLB_BE2_MAC\n");
 	p.prog = pinned(pin, "prog");
-	if (p.prog < 0) {
-		fprintf(stderr, "bench control: %s/prog: %s\n", pin, strerror(errno));
-		return;
-	}
+	if (p.prog < 0)
+		fail("%s/prog: %s\n", pin, strerror(errno));
 	/* probe packets: TCP SYNs from the client to the VIP */
 	snprintf(p.vip, sizeof(p.vip), "%s", vip);
 	colon = strchr(p.vip, ':');
-	if (!colon) {
-		fprintf(stderr, "bench control: XDPLB_VIP is ADDR:PORT/tcp\n");
-		return;
-	}
+	if (!colon)
+		fail("XDPLB_VIP is ADDR:PORT/tcp\n");
 	*colon = 0;
 	p.s = (struct pkt_spec){ .family = 4, .src = env("XDPLB_CLIENT"), .dst = p.vip,
 				 .proto = IPPROTO_TCP, .dport = (__u16)atoi(colon + 1),
@@ -377,19 +373,15 @@ void bench_control(void)
 		if (run(del))
 			bad = 1;
 	}
-	if (bad) {
-		fprintf(stderr, "bench control: lbctl or the probe failed (is lbd up?)\n");
-		return;
-	}
+	if (bad)
+		fail("lbctl or the probe failed (is lbd up?)\n");
 
 	/* restore: 512 x 16 from empty, the same again (nothing changes), back to empty */
 	snprintf(full, sizeof(full), "%s/restore-512x16.conf", tmp);
 	snprintf(empty, sizeof(empty), "%s/restore-empty.conf", tmp);
 	if (write_restore(full, vip, env("XDPLB_BE1"), true) ||
-	    write_restore(empty, vip, env("XDPLB_BE1"), false)) {
-		fprintf(stderr, "bench control: cannot write %s\n", full);
-		return;
-	}
+	    write_restore(empty, vip, env("XDPLB_BE1"), false))
+		fail("cannot write %s\n", full);
 	char *r_f[] = { lbctl, "restore", full, NULL };
 	char *r_e[] = { lbctl, "restore", empty, NULL };
 	__u64 tf[3], ts[3], te[3];
@@ -409,22 +401,16 @@ void bench_control(void)
 	r_same = median(ts, 3);
 	r_empty = median(te, 3);
 	mg_ns = median(mg, 3);
-	if (bad || !mg_ns) {
-		fprintf(stderr, "bench control: restore failed\n");
-		return;
-	}
+	if (bad || !mg_ns)
+		fail("restore failed\n");
 
 	/* a million flows: lbctl flows top 10, and a /metrics scrape with
 	 * the 512 x 16 configuration in place */
-	if (run(r_f) || probe_hits(&p) < 0 || find_flow(pin, &p.s, &fv)) {
-		fprintf(stderr, "bench control: no flow of %s learnt\n", vip);
-		return;
-	}
+	if (run(r_f) || probe_hits(&p) < 0 || find_flow(pin, &p.s, &fv))
+		fail("no flow of %s learnt\n", vip);
 	fd = pinned(pin, "flows4");
-	if (fd < 0 || fill_flows(fd, &fv, &p.s)) {
-		fprintf(stderr, "bench control: cannot fill flows4: %s\n", strerror(errno));
-		return;
-	}
+	if (fd < 0 || fill_flows(fd, &fv, &p.s))
+		fail("cannot fill flows4: %s\n", strerror(errno));
 	char *topc[] = { lbctl, "flows", "top", "10", NULL };
 	char *curl[] = { "curl", "-sf", "--compressed", "-o", "/dev/null", url, NULL };
 
@@ -439,10 +425,8 @@ void bench_control(void)
 	}
 	scrape = median(t, ROUNDS);
 	mem_of(lbd_pid, &rss[2], &anon[2]);
-	if (bad) {
-		fprintf(stderr, "bench control: flows top / scrape failed\n");
-		return;
-	}
+	if (bad)
+		fail("flows top / scrape failed\n");
 
 	printf("  reference: lbctl vip show round trip %.2f ms (median of %d)\n", ms(ref_ns),
 	       ROUNDS);
@@ -468,10 +452,8 @@ void bench_control(void)
 	       rss[2] / 1024.0, anon[2] / 1024.0);
 
 	md = bench_open_md("control.md", path, sizeof(path));
-	if (!md) {
-		fprintf(stderr, "bench control: cannot write %s: %s\n", path, strerror(errno));
-		return;
-	}
+	if (!md)
+		fail("cannot write %s: %s\n", path, strerror(errno));
 	fprintf(md, "# control plane: a running lbd, timed through lbctl\n\n"
 		    "Reference: one `lbctl vip show` round trip (fork, exec, connect, "
 		    "answer), %.2f ms, median of %d, same run.\n\n",

@@ -28,6 +28,21 @@ int bench_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+int bench_parse_mac(const char *s, __u8 mac[6])
+{
+	unsigned int b[6];
+	char tail;
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		if (b[i] > 0xff)
+			return -1;
+		mac[i] = (__u8)b[i];
+	}
+	return 0;
+}
+
 FILE *bench_open_md(const char *name, char *path, size_t len)
 {
 	char exe[PATH_MAX], dir[PATH_MAX + 16];

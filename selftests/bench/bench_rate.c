@@ -160,21 +160,6 @@ static void usage(FILE *f)
 	fprintf(f, "\n");
 }
 
-static int parse_mac(const char *s, __u8 mac[6])
-{
-	unsigned int b[6];
-	char tail;
-
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		if (b[i] > 0xff)
-			return -1;
-		mac[i] = (__u8)b[i];
-	}
-	return 0;
-}
-
 static int parse_u64(const char *s, unsigned long long max, unsigned long long *v)
 {
 	char *end;
@@ -224,17 +209,17 @@ static int parse_args(struct rate *r, int argc, char **argv)
 		case 'I': o->vip[V_IPIP] = optarg; break;
 		case 'B': o->ipip_backend = optarg; break;
 		case 'm':
-			if (parse_mac(optarg, o->lb_mac))
+			if (bench_parse_mac(optarg, o->lb_mac))
 				return bad("--lb-mac", optarg, "aa:bb:cc:dd:ee:ff");
 			macs |= 1;
 			break;
 		case 'M':
-			if (parse_mac(optarg, o->expect_mac[V_L2]))
+			if (bench_parse_mac(optarg, o->expect_mac[V_L2]))
 				return bad("--l2-mac", optarg, "aa:bb:cc:dd:ee:ff");
 			macs |= 2;
 			break;
 		case 'G':
-			if (parse_mac(optarg, o->expect_mac[V_IPIP]))
+			if (bench_parse_mac(optarg, o->expect_mac[V_IPIP]))
 				return bad("--ipip-mac", optarg, "aa:bb:cc:dd:ee:ff");
 			macs |= 4;
 			break;
@@ -375,8 +360,6 @@ static int use_prog(struct rate *r, int prog)
 
 static int setup(struct rate *r)
 {
-	struct gen_expect ex = { 0 };
-
 	r->ncpu = libbpf_num_possible_cpus();
 	r->ifindex = (int)if_nametoindex(r->o.iface);
 	if (!r->ifindex || iface_mac(r->o.iface, r->gen_mac)) {
@@ -410,9 +393,6 @@ static int setup(struct rate *r)
 			strerror(errno));
 		return -1;
 	}
-	memcpy(&ex.mac_lo, r->gen_mac, 4);
-	memcpy(&ex.mac_hi, r->gen_mac + 4, 2);
-	r->gen->bss->gen_expect = ex;
 	r->count_link = bpf_program__attach_xdp(r->gen->progs.bench_count, r->ifindex);
 	if (!r->count_link) {
 		fprintf(stderr, "rate-gen: cannot attach the counter to %s: %s\n", r->o.iface,
@@ -465,7 +445,6 @@ static int prepare(struct rate *r, const struct rcase *c)
 	memcpy(r->gen->bss->gen_frame, buf, GEN_HDR);
 	r->gen->bss->gen_flows = c->many ? r->o.flows : 1;
 	r->gen->bss->gen_seq = 0;
-	r->gen->bss->gen_csum_off = 14 + 20 + 16; /* TCP checksum */
 	if (c->prog == P_FWD) {
 		mac = r->o.expect_mac[c->vip];
 		if (c->vip == V_IPIP)
@@ -743,7 +722,7 @@ static int run(struct rate *r)
 /* Check mode: every frame sent arrived, rewritten as expected. */
 static int verdict(void)
 {
-	int bad = 0;
+	int failed = 0;
 
 	for (int i = 0; i < N_CASES; i++) {
 		const struct rcase *c = &CASES[i];
@@ -754,10 +733,10 @@ static int verdict(void)
 			printf("rate-gen: %s: %llu sent, %llu arrived, %llu as expected\n", c->name,
 			       (unsigned long long)c->sent, (unsigned long long)c->arrived,
 			       (unsigned long long)c->ok);
-			bad = 1;
+			failed = 1;
 		}
 	}
-	return bad;
+	return failed;
 }
 
 int bench_rate_gen(int argc, char **argv)

@@ -5,7 +5,7 @@ set -u
 BENCH_DIR=${BENCH_DIR:-build/bench}
 command -v gnuplot >/dev/null || { echo "plot: gnuplot missing (make deps)" >&2; exit 0; }
 
-case "$1" in
+case "${1:-}" in
 datapath)
 	md=$BENCH_DIR/datapath.md dat=$BENCH_DIR/datapath.dat
 	[ -s "$md" ] || exit 0

@@ -76,8 +76,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bpfstats: cannot enable BPF statistics: %s\n", strerror(errno));
 		return 1;
 	}
-	for (st = 0; st < n; st++)
-		info(progs[st].fd, &progs[st].before);
+	for (int j = 0; j < n; j++)
+		info(progs[j].fd, &progs[j].before);
 	pid = fork();
 	if (pid == 0) {
 		execvp(argv[i + 1], &argv[i + 1]);

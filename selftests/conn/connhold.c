@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn.h"
+
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
@@ -63,22 +65,6 @@ static struct {
 	char err[128];
 	bool done;
 } cnt;
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
 
 static void usage(void)
 {
@@ -236,16 +222,15 @@ int main(int argc, char **argv)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
-	struct sigaction sa = { .sa_handler = on_signal };
 	unsigned long n = 0, parallel = 200, timeout_s = 10, next = 0, oldest = 0;
 	const char *src_text = NULL, *report_path = NULL;
 	struct sockaddr_storage src = { 0 };
 	struct epoll_event evs[512];
 	unsigned inflight = 0;
+	rlim_t lim;
 	struct addrinfo *dst;
 	struct conn *conns;
 	socklen_t srclen;
-	struct rlimit rl;
 	int opt, err, ep, k, i;
 	long last = 0;
 
@@ -296,16 +281,13 @@ int main(int argc, char **argv)
 			src_text, dst->ai_family == AF_INET6 ? "IPv6" : "IPv4");
 		return 2;
 	}
-	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		if (rl.rlim_cur != RLIM_INFINITY && n + 16 > rl.rlim_cur) {
-			fprintf(stderr,
-				"connhold: %lu connections need more descriptors than the limit %lu: "
-				"run several processes\n",
-				n, (unsigned long)rl.rlim_cur);
-			return 2;
-		}
+	lim = conn_raise_nofile();
+	if (lim != RLIM_INFINITY && n + 16 > lim) {
+		fprintf(stderr,
+			"connhold: %lu connections need more descriptors than the limit %lu: "
+			"run several processes\n",
+			n, (unsigned long)lim);
+		return 2;
 	}
 	conns = calloc(n, sizeof(*conns));
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -313,9 +295,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "connhold: %s\n", strerror(errno));
 		return 1;
 	}
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	conn_signals();
 
 	while (!stop) {
 		while (next < n && inflight < parallel) {
@@ -337,17 +317,14 @@ int main(int argc, char **argv)
 			}
 		}
 		/* deadlines grow with the index: the oldest unfinished one is first */
-		while (oldest < next &&
-		       (conns[oldest].state == C_HELD || conns[oldest].state == C_DONE))
-			oldest++;
-		while (oldest < next && now_ms() - conns[oldest].start_ms > (long)timeout_s * 1000) {
+		for (; oldest < next; oldest++) {
 			struct conn *c = &conns[oldest];
 
-			if (c->state == C_CONNECTING || c->state == C_WAITING)
-				fail(c, R_TIMEOUT, 0, &inflight);
-			while (oldest < next && (conns[oldest].state == C_HELD ||
-						 conns[oldest].state == C_DONE))
-				oldest++;
+			if (c->state == C_HELD || c->state == C_DONE)
+				continue;
+			if (now_ms() - c->start_ms <= (long)timeout_s * 1000)
+				break;
+			fail(c, R_TIMEOUT, 0, &inflight);
 		}
 		if (!cnt.done && next == n && inflight == 0) {
 			cnt.done = true;

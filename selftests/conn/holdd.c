@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn.h"
+
 #define MAX_PROCS  64
 #define MAX_ADDRS  4096
 #define GREETING   "holdd\n"
@@ -54,22 +56,6 @@ static struct {
 	unsigned n_addrs;
 	bool dirty;
 } st;
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
 
 static void usage(void)
 {
@@ -270,8 +256,6 @@ int main(int argc, char **argv)
 	const char *prefix = "/tmp/holdd";
 	pid_t pids[MAX_PROCS];
 	struct addrinfo *ai;
-	struct sigaction sa = { .sa_handler = on_signal };
-	struct rlimit rl;
 	int nproc = 4, opt, i, err, status, rc = 0;
 	char report[4096], *end;
 
@@ -297,14 +281,8 @@ int main(int argc, char **argv)
 			argv[optind + 1], gai_strerror(err));
 		return 2;
 	}
-	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	/* no SA_RESTART: a signal ends the parent's wait() */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	conn_raise_nofile();
+	conn_signals(); /* no SA_RESTART: a signal ends the parent's wait() */
 	for (i = 0; i < nproc; i++) {
 		pids[i] = fork();
 		if (pids[i] < 0) {

@@ -34,15 +34,10 @@
 
 #include "xdplb_decap.h"
 #include "lbdecap.skel.h"
+#include "pkt.h"
+#include "fuzz.h"
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_decap.c:%d: invariant failed: %s\n", __LINE__,       \
-				#cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#define CHECK FUZZ_CHECK
 
 #define FRAME_MAX 4096
 #define GUE_PORT XDPLB_GUE_PORT
@@ -139,14 +134,7 @@ static unsigned int be16(const __u8 *p)
 
 static bool ip4_csum_ok(const __u8 *ip)
 {
-	__u32 sum = 0;
-	int i;
-
-	for (i = 0; i < 20; i += 2)
-		sum += be16(ip + i);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return sum == 0xffff;
+	return pkt_csum(ip, 20, 0) == 0;
 }
 
 static struct expectation expect(const __u8 *f, size_t len)
@@ -238,22 +226,18 @@ static void check_decap(const __u8 *in, size_t len, const __u8 *out, size_t out_
  * checksum (fragments, lengths, everything inside) are reached. */
 static void fix_csum(__u8 *f, size_t len)
 {
-	__u32 sum = 0;
-	int i;
+	__u16 c;
 
 	if (len < 14 + 20 || be16(f + 12) != 0x0800 || f[24] || f[25])
 		return;
-	for (i = 0; i < 20; i += 2)
-		sum += be16(f + 14 + i);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	f[24] = (__u8)(~sum >> 8);
-	f[25] = (__u8)~sum;
+	c = pkt_csum(f + 14, 20, 0);
+	memcpy(f + 24, &c, 2);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
 {
 	static __u8 out[FRAME_MAX + 64], data[FRAME_MAX];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = data, .data_out = out, .repeat = 1);
 	struct lbdecap_stats now;
 	struct expectation e;
 	int err, moved = -1, i;
@@ -263,47 +247,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
 		return 0;
 	memcpy(data, input, size);
 	fix_csum(data, size);
-	{
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = data, .data_size_in = (__u32)size,
-			    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+	o.data_size_in = (__u32)size;
+	o.data_size_out = sizeof(out);
+	err = bpf_prog_test_run_opts(prog_fd, &o);
+	/* this kernel refuses an IP frame shorter than its IP header */
+	if (err == -EINVAL && size < 14 + 40)
+		return 0;
+	if (err) {
+		fprintf(stderr, "fuzz_decap: BPF_PROG_TEST_RUN failed (%d)\n", err);
+		abort();
+	}
+	verdict = o.retval;
+	CHECK(stats_read(&now) == 0);
+	for (i = 0; i < LBDECAP_STAT_MAX; i++) {
+		__u64 d = now.v[i] - last.v[i];
 
-		err = bpf_prog_test_run_opts(prog_fd, &o);
-		/* this kernel refuses an IP frame shorter than its IP header */
-		if (err == -EINVAL && size < 14 + 40)
-			return 0;
-		if (err) {
-			fprintf(stderr, "fuzz_decap: BPF_PROG_TEST_RUN failed (%d)\n", err);
-			abort();
+		CHECK(d <= 1);
+		if (d) {
+			CHECK(moved < 0);
+			moved = i;
 		}
-		verdict = o.retval;
-		CHECK(o.data_size_out <= sizeof(out));
-		CHECK(stats_read(&now) == 0);
-		for (i = 0; i < LBDECAP_STAT_MAX; i++) {
-			__u64 d = now.v[i] - last.v[i];
+	}
+	last = now;
+	CHECK(moved >= 0);
+	feedback[moved]++;
+	CHECK(verdict == TC_ACT_OK || verdict == TC_ACT_SHOT);
+	CHECK((verdict == TC_ACT_SHOT) == (moved >= LBDECAP_STAT_DROP_MALFORMED));
 
-			CHECK(d <= 1);
-			if (d) {
-				CHECK(moved < 0);
-				moved = i;
-			}
-		}
-		last = now;
-		CHECK(moved >= 0);
-		feedback[moved]++;
-		CHECK(verdict == TC_ACT_OK || verdict == TC_ACT_SHOT);
-		CHECK((verdict == TC_ACT_SHOT) == (moved >= LBDECAP_STAT_DROP_MALFORMED));
-
-		e = expect(data, size);
-		if (moved <= LBDECAP_STAT_GUE_6IN4) {
-			CHECK(e.v == V_DECAP);
-			CHECK(moved == e.stat);
-			check_decap(data, size, out, o.data_size_out, &e);
-		} else if (moved < LBDECAP_STAT_DROP_MALFORMED) {
-			CHECK(e.v == V_PASS);
-			CHECK(o.data_size_out == size && memcmp(out, data, size) == 0);
-		} else {
-			CHECK(moved == LBDECAP_STAT_DROP_MALFORMED && e.v == V_DROP);
-		}
+	e = expect(data, size);
+	if (moved <= LBDECAP_STAT_GUE_6IN4) {
+		CHECK(e.v == V_DECAP);
+		CHECK(moved == e.stat);
+		check_decap(data, size, out, o.data_size_out, &e);
+	} else if (moved < LBDECAP_STAT_DROP_MALFORMED) {
+		CHECK(e.v == V_PASS);
+		CHECK(o.data_size_out == size && memcmp(out, data, size) == 0);
+	} else {
+		CHECK(moved == LBDECAP_STAT_DROP_MALFORMED && e.v == V_DROP);
 	}
 	return 0;
 }

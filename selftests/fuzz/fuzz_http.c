@@ -36,15 +36,9 @@
 #include "loop.h"
 #include "metrics_text.h"
 #include "strbuf.h"
+#include "fuzz.h"
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_http.c:%d: invariant failed: %s\n", __LINE__,        \
-				#cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#define CHECK FUZZ_CHECK
 
 #define INPUT_MAX (64 * 1024) /* twice MHD's memory limit: 414/431 are reached */
 /* Inputs of a size near MHD's memory limit are skipped: a request line or
@@ -274,8 +268,9 @@ static void header_line(const char *p, size_t n, struct head *h)
 #undef VAL
 }
 
-/* Check the responses in r[0, len); returns how many there were. */
-static int check_reply(const char *r, size_t len, bool reset)
+/* Check the responses in r[0, len); returns how many there were.  `head`:
+ * the requests may include a HEAD (its reply has no body). */
+static int check_reply(const char *r, size_t len, bool reset, bool head)
 {
 	const char *p = r, *end = r + len, *eol;
 	int n = 0;
@@ -311,8 +306,14 @@ static int check_reply(const char *r, size_t len, bool reset)
 		CHECK(h.clen >= 0);
 		if (h.status == 405)
 			CHECK(h.allow);
-		/* a reply to HEAD has no body: the next reply, or the end, follows */
-		body = (end - p >= 7 && !memcmp(p, "HTTP/1.", 7)) || p == end ? 0 : (size_t)h.clen;
+		/* a reply to HEAD has no body: the next reply, or the end, follows.
+		 * So may libmicrohttpd's own error replies (seen: a 400 for a bad
+		 * Content-Length sent twice, without its body); lbd's page (200)
+		 * comes with its body unless a HEAD asked for it. */
+		body = (head || h.status != 200) &&
+				       ((end - p >= 7 && !memcmp(p, "HTTP/1.", 7)) || p == end)
+			       ? 0
+			       : (size_t)h.clen;
 		if ((size_t)(end - p) < body) {
 			CHECK(reset);
 			break;
@@ -358,7 +359,7 @@ static void check_listen(const char *s)
 		CHECK(ntohs(((struct sockaddr_in *)&ss)->sin_port) ==
 		      strtoul(strrchr(s, ':') + 1, NULL, 10));
 	} else {
-		CHECK(err[0] && memchr(err, 0, sizeof(err)));
+		CHECK(err[0]);
 	}
 }
 
@@ -397,7 +398,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	check_helpers(data, size);
 	got = exchange(data, size, &reset);
-	n = check_reply(reply, got, reset);
+	n = check_reply(reply, got, reset, memmem(data, size, "HEAD", 4) != NULL);
 	/* no more replies than requests the input can hold ("GET / HTTP/1.0\r\n\r\n") */
 	CHECK((size_t)n <= size / 16 + 1);
 	return 0;

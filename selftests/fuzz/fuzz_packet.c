@@ -20,15 +20,9 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "fuzz.h"
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_packet.c:%d: invariant failed: %s\n", __LINE__,      \
-				#cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#define CHECK FUZZ_CHECK
 
 struct fvip {
 	int family;

@@ -22,7 +22,7 @@ HAP_NPROC=${HAP_NPROC:-4}
 # default 3, each waits for the retries and logs up to 4; nothing is held
 # longer or more)
 HAP_RETRIES=${HAP_RETRIES:-0}
-CONN_STEP=0 # connhold processes started so far (their reports: $TMP/conn/*)
+# connhold processes started so far: CONN_PIDS (their reports: $TMP/conn/1..)
 HAP_PIDS=() CONN_PIDS=() HOLDD_PID=
 
 # Kernel limits for many connections in one namespace: listen backlogs and
@@ -44,7 +44,7 @@ outage_lab() {
 	ns_scale cl && ns_scale be1 && ns_scale hap || return 1
 	rm -rf "$TMP/conn" "$TMP/hap" "$TMP/be1"
 	mkdir -p "$TMP/conn" "$TMP/hap" "$TMP/be1"
-	CONN_STEP=0 HAP_PIDS=() CONN_PIDS=()
+	HAP_PIDS=() CONN_PIDS=()
 	ip netns exec "$P-be1" "$BUILD/holdd" -n $HOLDD_NPROC -r "$TMP/be1/holdd" 0.0.0.0 $HOLD_PORT \
 		</dev/null >/dev/null 2>>"$TMP/be1/holdd.err" &
 	HOLDD_PID=$!
@@ -125,11 +125,6 @@ CONF
 	done
 }
 
-hap_stop() {
-	stop_jobs "${HAP_PIDS[@]}"
-	HAP_PIDS=()
-}
-
 # stop_jobs PID...: SIGTERM to these jobs of this shell, and reap them
 # (quietly: no "Killed" notices).
 stop_jobs() {
@@ -176,11 +171,10 @@ conn_start() {
 	for ((i = 0; i < ${#CL4S[@]}; i++)); do
 		k=$((per + (i < rest ? 1 : 0)))
 		[ $k -gt 0 ] || continue
-		CONN_STEP=$((CONN_STEP + 1))
 		# jobs of this shell (teardown kills and reaps them), not through
 		# nsx: $! would be a subshell's
 		ip netns exec "$P-cl" "$BUILD/connhold" -s "${CL4S[$i]}" -n $k -p 50 -t "$to" \
-			-r "$TMP/conn/$CONN_STEP" $target $HOLD_PORT </dev/null >/dev/null \
+			-r "$TMP/conn/$((${#CONN_PIDS[@]} + 1))" $target $HOLD_PORT </dev/null >/dev/null \
 			2>>"$TMP/conn/err" &
 		CONN_PIDS+=($!)
 	done
@@ -193,14 +187,14 @@ conn_wait() {
 }
 
 conn_all_done() {
-	[ "$(conn_reports | xargs -r grep -l ' done 1 ' 2>/dev/null | wc -l)" = "$CONN_STEP" ]
+	[ "$(conn_reports | xargs -r grep -l ' done 1 ' 2>/dev/null | wc -l)" = "${#CONN_PIDS[@]}" ]
 }
 
 # conn_reports, holdd_reports: the report files written so far (not the
 # temporary files they are written through)
 conn_reports() {
 	local i
-	for ((i = 1; i <= CONN_STEP; i++)); do [ -e "$TMP/conn/$i" ] && echo "$TMP/conn/$i"; done
+	for ((i = 1; i <= ${#CONN_PIDS[@]}; i++)); do [ -e "$TMP/conn/$i" ] && echo "$TMP/conn/$i"; done
 	return 0
 }
 holdd_reports() {

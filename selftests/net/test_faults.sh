@@ -241,7 +241,7 @@ xlink() { # a veth pair x0/x1 in the namespace x
 }
 
 test_env() {
-	local pid st out
+	local pid
 	mkdir -p "$TMP/x/notbpf"
 	ip netns add "$P-x" && xlink && ip -n "$P-x" link add xbr0 type bridge &&
 		ip -n "$P-x" link set xbr0 up || { fail env_setup "namespace x"; return; }

@@ -205,8 +205,8 @@ test_ctl_abuse() {
 # before it touches anything.
 test_socket_group() {
 	local out
-	out=$(nsx lb "$SAN/lbd" --iface eth0 --socket "$TMP/g.sock" --pin "$PIN" \
-		--socket-group no-such-group-xlb 2>&1)
+	out=$(timeout 10 ip netns exec "$P-lb" "$SAN/lbd" --iface eth0 --socket "$TMP/g.sock" \
+		--state "$TMP/g.state" --pin "$PIN" --socket-group no-such-group-xlb 2>&1)
 	check socket_group_unknown_exit2 test $? -eq 2
 	check socket_group_unknown_said grep -q 'socket-group: no group "no-such-group-xlb"' <<<"$out"
 	check socket_group_unknown_no_socket test ! -e "$TMP/g.sock"

@@ -25,8 +25,8 @@ if outage_lab && hap_start "$RANGE"; then
 	echo "haproxy: $held of $N held, backend holds $be from $addrs address(es)," \
 		"$nfp 'no free ports' log lines, maxconn total $slots for $PORTS ports"
 	check haproxy_fd_cap_not_the_limit [ "$slots" -gt $((PORTS + 1000)) ]
-	check haproxy_stops_at_port_range [ "$held" -le $PORTS ] && [ "$held" -ge $((PORTS / 2)) ]
-	check haproxy_backend_at_port_range [ "$be" -le $PORTS ] && [ "$be" -ge "$held" ]
+	check haproxy_stops_at_port_range test "$held" -le $PORTS -a "$held" -ge $((PORTS / 2))
+	check haproxy_backend_at_port_range test "$be" -le $PORTS -a "$be" -ge "$held"
 	check haproxy_logs_no_free_ports [ "$nfp" -gt 0 ]
 	check haproxy_backend_sees_one_address [ "$addrs" = 1 ]
 	echo "haproxy: the others: $(conn_sum closed) closed, $(conn_sum reset) reset," \
