@@ -121,7 +121,7 @@ san: $(SKELS)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all san fuzz-build k61-build
-	@BUILD=$(BUILD) bash selftests/run.sh
+	@BUILD=$(BUILD) LINT_CFLAGS="$(CFLAGS)" bash selftests/run.sh
 
 bench: deps all
 	@BUILD=$(BUILD) bash selftests/bench/run.sh
@@ -219,10 +219,10 @@ verify-6.1: deps
 # $(BUILD)/net/: synflood (test_floods.sh).
 NET_HELPERS := $(patsubst selftests/net/%.c,$(BUILD)/net/%,$(wildcard selftests/net/*.c))
 all: $(NET_HELPERS)
-$(BUILD)/net/%: selftests/net/%.c $(USR_HDRS)
+$(BUILD)/net/%: selftests/net/%.c selftests/pkt.h $(BUILD)/obj/selftests/pkt.o
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $< $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Iselftests $< $(BUILD)/obj/selftests/pkt.o -lbpf -o $@
 
 # Connection-scale helpers of the outage bench and test (selftests/conn/):
 # build/connhold (clients), build/holdd (accept-and-hold server),

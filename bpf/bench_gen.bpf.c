@@ -31,7 +31,7 @@
 #include "bench_gen.h"
 #include "xdplb_hash.h"
 #include "csum.h"
-#include "parse.h" /* swap_macs */
+#include "parse.h" /* swap_macs, flow_key_tail */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -116,11 +116,7 @@ int ref_lookup(struct xdp_md *ctx)
 		return XDP_PASS;
 	/* the key as the forwarder writes it: two 64-bit words */
 	w[0] = *(__u64 *)&iph->saddr;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	w[1] = (__u64)*ports | (__u64)iph->protocol << 32;
-#else
-	w[1] = (__u64)*ports << 32 | (__u64)iph->protocol << 24;
-#endif
+	w[1] = flow_key_tail(*ports, iph->protocol);
 	if (bpf_map_lookup_elem(&flows4, &k)) {
 		c = bpf_map_lookup_elem(&gen_counts, &zero);
 		if (c)

@@ -302,6 +302,28 @@ static __always_inline int parse_packet(struct pkt *p, void *data, void *end)
 	return PARSE_OK;
 }
 
+/* Two 32-bit halves as the 64-bit word that holds `lo` in its first four
+ * bytes in memory. */
+static __always_inline __u64 word64(__u32 lo, __u32 hi)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (__u64)lo | (__u64)hi << 32;
+#else
+	return (__u64)hi | (__u64)lo << 32;
+#endif
+}
+
+/* The last word of a flow key: the ports as they are on the wire, then
+ * proto and three zero bytes. */
+static __always_inline __u64 flow_key_tail(__u32 ports, __u8 proto)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return word64(ports, proto);
+#else
+	return word64(ports, (__u32)proto << 24);
+#endif
+}
+
 /* Swap the Ethernet destination and source (a reply, or XDP_TX back). */
 static __always_inline void swap_macs(void *data)
 {

@@ -96,28 +96,6 @@ union flow_key {
 	struct xdplb_flow6_key v6;
 };
 
-/* Two 32-bit halves as the 64-bit word that holds `lo` in its first four
- * bytes in memory. */
-static __always_inline __u64 word64(__u32 lo, __u32 hi)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (__u64)lo | (__u64)hi << 32;
-#else
-	return (__u64)hi | (__u64)lo << 32;
-#endif
-}
-
-/* The last word of a flow key: the ports as they are on the wire, then
- * proto and three zero bytes. */
-static __always_inline __u64 flow_key_tail(__u32 ports, __u8 proto)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return word64(ports, proto);
-#else
-	return word64(ports, (__u32)proto << 24);
-#endif
-}
-
 /* A flow's key, written as whole 64-bit words straight from the packet.
  * The kernel hashes a key with 32-bit loads and compares it with 64-bit
  * ones; a load spanning several narrower stores cannot be forwarded from

@@ -13,6 +13,7 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
+# the build's flags (make lint and make test pass them); these when run by hand
 CFLAGS=${LINT_CFLAGS:--std=c11 -Wall -Wextra -D_GNU_SOURCE -Iheaders -Iuserspace -I$BUILD}
 jobs=$(nproc 2>/dev/null || echo 2)
 out=$BUILD/lint

@@ -81,25 +81,30 @@ lab_rate || die "cannot build the lab"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$TMP/drops"
 
+# entries: flows4's entries after the last phase (rate-gen --table prints them)
+entries() { sed -n 's/^flows4 entries after the run: \([0-9]*\).*/\1/p' "$TMP/out" | tail -n 1; }
+
+# curve LABEL: the smaller sets of active flows (CURVE), the first n of the
+# l2 flows, in the table lbd has now
+curve() {
+	local n
+	for n in $CURVE; do
+		[ "$n" -lt "$FLOWS" ] && phase "$1" "$n" $(((ROUNDS + 1) / 2)) l2-est refn lkpn linn
+	done
+}
+
 lbd_up $BIG_TABLE
 big="$BIG_TABLE (per CPU $((BIG_TABLE / NCPU)))"
 phase "$big" "$FLOWS" "$ROUNDS" --table ref1 l2-1 ipip-1 lkp1 refn l2-new l2-est lkpn linn \
 	ipip-new ipip-est
-big_entries=$(sed -n 's/^flows4 entries after the run: \([0-9]*\).*/\1/p' "$TMP/out" | tail -n 1)
-# fewer active flows in the same full table: the first n of the l2 flows (hits)
-for n in $CURVE; do
-	[ "$n" -lt "$FLOWS" ] && phase "$big" "$n" $(((ROUNDS + 1) / 2)) l2-est refn lkpn linn
-done
+big_entries=$(entries)
+curve "$big" # the same full table: hits
 lbd_down
 lbd_up 1048576
 def="1048576 (per CPU $((1048576 / NCPU)), default)"
 phase "$def" "$FLOWS" "$ROUNDS" --table refn l2-new l2-est l2-syn
-small_entries=$(sed -n 's/^flows4 entries after the run: \([0-9]*\).*/\1/p' "$TMP/out" | tail -n 1)
-# the same smaller sets in the default table, which they fit: a table sized
-# for the flows it holds, not for a million on one CPU
-for n in $CURVE; do
-	[ "$n" -lt "$FLOWS" ] && phase "$def" "$n" $(((ROUNDS + 1) / 2)) l2-est refn lkpn linn
-done
+small_entries=$(entries)
+curve "$def" # a table sized for the flows it holds, not for a million on one CPU
 stop_lbd TERM || die "lbd did not stop cleanly"
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -147,9 +152,8 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "The floor of per-flow state (ref + one line / ref, same flows, same table"
 	echo "size): the highest ratio a forwarder that keeps anything per flow can reach here."
 	echo
-	awk -F'\t' '{ n = "1"; if (match($3, /[0-9]+ flows/)) n = substr($3, RSTART, RLENGTH - 6)
-		k = $1 "|" n }
-		$2 == "linn" { printf "- %s flows, lbd --flows %s: %s x%s\n", n,
+	awk -F'\t' '$2 == "linn" { match($3, /[0-9]+ flows/); n = substr($3, RSTART, RLENGTH - 6)
+		printf "- %s flows, lbd --flows %s: %s x%s\n", n,
 			substr($1, 1, index($1 " ", " ") - 1), $7, ($7 < 0.6 ? " (below the goal)" : "") }' "$TSV"
 	echo
 	echo "l2 against ref + flows4 lookup with the same flows (medians; the lookup reference"

@@ -27,26 +27,14 @@
 #include <linux/tcp.h>
 #include <bpf/bpf.h>
 
+#include "pkt.h"
+
 #define MAX_COUNT (1u << 22)
 #define FRAME_LEN (sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct tcphdr))
 
 struct tally {
 	unsigned long long sent, act[5], other, errors;
 };
-
-static __u16 csum(const void *p, size_t len, __u32 sum)
-{
-	const __u8 *b = p;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (__u32)b[i] << 8 | b[i + 1];
-	if (len & 1)
-		sum += (__u32)b[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((__u16)~sum);
-}
 
 /* Packet i of the flood, in buf (FRAME_LEN bytes). */
 static void build(__u8 *buf, __u32 i, __be32 vip, __be16 port, __u8 flags)
@@ -56,8 +44,6 @@ static void build(__u8 *buf, __u32 i, __be32 vip, __be16 port, __u8 flags)
 	struct iphdr *ip = (void *)(eth + 1);
 	struct tcphdr *th = (void *)(ip + 1);
 	struct pseudo { __be32 s, d; __u8 z, proto; __be16 len; } ph;
-	__u32 sum = 0;
-	size_t k;
 
 	memset(buf, 0, FRAME_LEN);
 	memcpy(eth->h_dest, dmac, 6);
@@ -70,7 +56,7 @@ static void build(__u8 *buf, __u32 i, __be32 vip, __be16 port, __u8 flags)
 	ip->protocol = IPPROTO_TCP;
 	ip->saddr = htonl(0x64400000u + i); /* 100.64.0.0/10 */
 	ip->daddr = vip;
-	ip->check = csum(ip, sizeof(*ip), 0);
+	ip->check = pkt_csum(ip, sizeof(*ip), 0);
 	th->source = htons((__u16)(1024 + i % 60000));
 	th->dest = port;
 	th->seq = htonl(i * 2654435761u);
@@ -79,9 +65,7 @@ static void build(__u8 *buf, __u32 i, __be32 vip, __be16 port, __u8 flags)
 	((__u8 *)th)[13] = flags;
 	th->window = htons(64240);
 	ph = (struct pseudo){ ip->saddr, ip->daddr, 0, IPPROTO_TCP, htons(sizeof(*th)) };
-	for (k = 0; k < sizeof(ph); k += 2)
-		sum += (__u32)((__u8 *)&ph)[k] << 8 | ((__u8 *)&ph)[k + 1];
-	th->check = csum(th, sizeof(*th), sum);
+	th->check = pkt_csum(th, sizeof(*th), pkt_csum_partial(&ph, sizeof(ph), 0));
 }
 
 static void run_part(int fd, int cpu, __u32 from, __u32 to, __be32 vip, __be16 port, __u8 flags,

@@ -103,6 +103,15 @@ est_flows() {
 	lbctl -j flows "$1" | grep -o "{\"client\":\"$CL4\",[^}]*\"table\":\"established\"[^}]*}" |
 		sed -E 's/.*"port":([0-9]+),.*"backend":"([^"]+)".*/\1 \2/' | sort -n
 }
+
+# flow_changes BEFORE AFTER (est_flows outputs): how many of the client's
+# 1,000 flows are missing from AFTER, and how many changed backend.
+flow_changes() {
+	local both
+	both=$(join <(echo "$1") <(echo "$2"))
+	echo "$((1000 - $(grep -c . <<<"$both"))) $(awk '$2 != $3' <<<"$both" | wc -l)"
+}
+
 # gnum NAME JSON: the global counter NAME in `lbctl -j stats` output JSON
 gnum() { sed 's/.*"global":{//' <<<"$2" | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
 # jnum NAME JSON: the first number field NAME in JSON
@@ -135,9 +144,7 @@ test_syn_flood() {
 	sleep 2 # two more rounds of the clients' traffic after the flood
 	s1=$(lbctl -j stats) nf1=$(jnum new_flows "$(lbctl -j stats $FLOOD_VIP)")
 	after=$(est_flows $FLOOD_VIP)
-	lost=$(join <(echo "$before") <(echo "$after") | wc -l)
-	lost=$((1000 - lost))
-	moved=$(join <(echo "$before") <(echo "$after") | awk '$2 != $3' | wc -l)
+	read -r lost moved < <(flow_changes "$before" "$after")
 	echo "established flows after the flood: $(wc -l <<<"$after") of the client's, evicted $lost, moved $moved"
 	check flood_no_established_evicted test "$lost" = 0
 	check flood_no_established_moved test "$moved" = 0
@@ -175,9 +182,7 @@ ack_flood() { # ack_flood ESTABLISHED-BEFORE
 	check ack_flood_all_forwarded test "$out" = "sent $ACK_N tx $ACK_N pass 0 drop 0 other 0 errors 0"
 	sleep 1
 	after=$(est_flows $FLOOD_VIP)
-	lost=$(join <(echo "$1") <(echo "$after") | wc -l)
-	lost=$((1000 - lost))
-	moved=$(join <(echo "$1") <(echo "$after") | awk '$2 != $3' | wc -l)
+	read -r lost moved < <(flow_changes "$1" "$after")
 	miss=$(($(gnum flow_miss_nonsyn "$s1") - $(gnum flow_miss_nonsyn "$s0")))
 	echo "after the ack flood: non-SYN misses +$miss (the flood's own: $ACK_N), client flows missing $lost, moved $moved"
 	check ack_flood_counted_as_nonsyn_misses test "$miss" -ge $ACK_N
