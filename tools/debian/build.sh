@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
-D=$BUILD/deb
+D=$(realpath -m "$BUILD/deb")
 ROOT=$D/root
 ARCH=$(dpkg --print-architecture)
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
@@ -22,6 +22,14 @@ fi
 
 rm -rf "$ROOT" "$D/pkg"
 mkdir -p "$ROOT/DEBIAN" "$D/pkg/debian"
+export DEB_BUILD_MAINT_OPTIONS=hardening=+all
+# the BPF objects and skeletons do not depend on CFLAGS: reuse those of
+# $BUILD (make rebuilds them if the sources are newer)
+for f in "$BUILD"/bpf/*.bpf.o "$BUILD"/*.skel.h; do
+	[ -e "$f" ] || continue
+	mkdir -p "$D/bpf"
+	[ "$f" -nt "$D/${f#"$BUILD"/}" ] && cp -p "$f" "$D/${f#"$BUILD"/}"
+done
 CFLAGS="$(dpkg-buildflags --get CPPFLAGS) $(dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get LDFLAGS)" \
 	make --no-print-directory BUILD="$D" "$D/lbd" "$D/lbctl" "$D/lbdecap"
 make --no-print-directory BUILD="$D" DESTDIR="$ROOT" PREFIX=/usr UNITDIR=/lib/systemd/system install
@@ -32,13 +40,13 @@ done
 gzip -9n "$ROOT"/usr/share/man/man8/*.8
 install -m 0644 tools/debian/copyright "$ROOT/usr/share/doc/xdplb/copyright"
 sed -e "s/@VERSION@/$VERSION/" -e "s/@DATE@/$(date -u -R -d "@$SOURCE_DATE_EPOCH")/" \
-	tools/debian/changelog | gzip -9n >"$ROOT/usr/share/doc/xdplb/changelog.Debian.gz"
+	tools/debian/changelog | gzip -9n >"$ROOT/usr/share/doc/xdplb/changelog.gz"
 install -d -m 0755 "$ROOT/var/lib/xdplb" # lbd's state (StateDirectory= makes it 0700)
 
 # Depends: what the binaries link, as dpkg-shlibdeps finds it
 cp tools/debian/control "$D/pkg/debian/control"
-deps=$(cd "$D/pkg" && dpkg-shlibdeps -O -e"$OLDPWD/$ROOT/usr/sbin/lbd" \
-	-e"$OLDPWD/$ROOT/usr/sbin/lbctl" -e"$OLDPWD/$ROOT/usr/sbin/lbdecap" 2>"$OLDPWD/$D/shlibdeps.log" |
+deps=$(cd "$D/pkg" && dpkg-shlibdeps -O -e"$ROOT/usr/sbin/lbd" -e"$ROOT/usr/sbin/lbctl" \
+	-e"$ROOT/usr/sbin/lbdecap" 2>"$D/shlibdeps.log" |
 	sed -n 's/^shlibs:Depends=//p')
 [ -n "$deps" ] || { cat "$D/shlibdeps.log" >&2; echo "deb: dpkg-shlibdeps found nothing" >&2; exit 1; }
 
