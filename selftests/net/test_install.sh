@@ -147,7 +147,9 @@ test_deb() {
 
 test_apt_install() {
 	local f bad=
+	local t0=$SECONDS
 	"${APT[@]}" install "$DEB" >"$TMP/apt.log" 2>&1 || cat "$TMP/apt.log"
+	echo "  apt-get install: $((SECONDS - t0)) s"
 	f=$(dpkg-query -W -f='${Status} ${Version}' xdplb 2>/dev/null)
 	check apt_install test "$f" = "install ok installed $(dpkg-deb -f "$DEB" Version)"
 	dpkg -L xdplb >"$TMP/files"
@@ -208,6 +210,14 @@ complete_line() {
 		printf "%s\n" "${COMPREPLY[@]}"' complete "$@" 2>/dev/null | sort | tr '\n' ' '
 }
 
+# asks TCP4|TCP6 ADDR PORTBASE BINDADDR: 30 requests from the client (source ports
+# PORTBASE+1..30) in one namespace command; prints the backends' names
+asks() {
+	nsx cl bash -c 'for i in $(seq 30); do
+		echo | timeout 3 socat -T 2 - "$0:$1:80,bind=$3:$(($2 + i))" 2>/dev/null | head -n 1
+	done' "$@"
+}
+
 test_lab() {
 	local i r seen n mask
 	lab_l2 || fail lab "the l2 lab did not come up"
@@ -222,11 +232,11 @@ test_lab() {
 		lbctl backend add "[$VIP6]:80/tcp" "${BE6[$i]}" >/dev/null
 	done
 	wait_for 50 bash -c "[ \$(/usr/sbin/lbctl -s $SOCK vip show | grep -c ' up ') = 6 ]"
-	seen=$(for i in $(seq 30); do ask $VIP4 80 $((30000 + i)); done | sort | uniq -c | awk '{print $2 ":" $1}' | tr '\n' ' ')
+	seen=$(asks TCP4 $VIP4 30000 "" | sort | uniq -c | awk '{print $2 ":" $1}' | tr '\n' ' ')
 	n=$(wc -w <<<"$seen")
 	check lab_traffic_ipv4 test "$n" = 3 -a -z "$(tr ' ' '\n' <<<"$seen" | grep -v '^be[123]:' | grep .)" ||
 		echo "  answers: $seen"
-	seen=$(for i in $(seq 30); do ask6 $VIP6 80 $((31000 + i)); done | sort | uniq -c | awk '{print $2}' | tr '\n' ' ')
+	seen=$(asks TCP6 "[$VIP6]" 31000 "[::]" | sort | uniq -c | awk '{print $2}' | tr '\n' ' ')
 	check lab_traffic_ipv6 test "$seen" = "be1 be2 be3 "
 	r=$(nsx lb curl -s --max-time 5 http://127.0.0.1:9469/metrics |
 		awk -v v="xdplb_vip_packets_total{vip=\"$VIP4:80/tcp\"}" '$1 == v {print $2}')
@@ -272,7 +282,7 @@ test_lab() {
 	check lbdecap_unit_start test -n "$(nsx be1 tc filter show dev eth0 ingress | grep 'pref 3564')"
 	r=$(nsx be1 /usr/sbin/lbdecap --pin "$PIN/decap" status 2>/dev/null)
 	check lbdecap_status_attached test -n "$(grep -x 'interfaces: eth0' <<<"$r")" \
-		-a -n "$(grep -x "vips: $VIP4 $VIP6" <<<"$r")" || echo "$r" | head -4
+		-a -n "$(grep "^vips: " <<<"$r" | grep -w $VIP4 | grep -w $VIP6)" || echo "$r" | head -4
 	nsx be1 bash -c "${stop//%i/eth0}" >/dev/null 2>>"$TMP/decap.log"
 	check lbdecap_unit_stop test -z "$(nsx be1 tc filter show dev eth0 ingress)" -a ! -e "$PIN/decap"
 	lab_down
@@ -280,16 +290,21 @@ test_lab() {
 
 test_remove_purge() {
 	local f left=
+	local t0=$SECONDS
 	"${APT[@]}" remove xdplb >"$TMP/apt.log" 2>&1 || cat "$TMP/apt.log"
+	echo "  apt-get remove: $((SECONDS - t0)) s"
 	f=$(dpkg-query -W -f='${Status}' xdplb 2>/dev/null)
 	check apt_remove test "$f" = "deinstall ok config-files" -a ! -e /usr/sbin/lbd
+	dpkg-deb -I "$DEB" conffiles >"$TMP/conffiles"
 	for f in $(cat "$TMP/files"); do
 		[ -f "$f" ] || continue
-		grep -qx "$f" <(dpkg-deb -I "$DEB" conffiles) || left+="$f "
+		grep -qx "$f" "$TMP/conffiles" || left+="$f "
 	done
 	check remove_keeps_only_conffiles test -z "$left" -a -f /etc/xdplb/lbd.conf
 	check remove_keeps_state test -f /var/lib/xdplb/state
+	t0=$SECONDS
 	"${APT[@]}" purge xdplb >"$TMP/apt.log" 2>&1 || cat "$TMP/apt.log"
+	echo "  apt-get purge: $((SECONDS - t0)) s"
 	f=$(dpkg-query -W -f='${Status}' xdplb 2>/dev/null)
 	check apt_purge test -z "$f" -o "$f" = "unknown ok not-installed"
 	left=
