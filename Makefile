@@ -11,6 +11,9 @@
 #   make verify-6.1 every BPF object and the golden-packet tests on Debian 12's
 #                   stock 6.1 kernel, booted under qemu (selftests/k61/run.sh)
 #   make lint       cppcheck and clang-tidy on the user-space C (tools/lint.sh)
+#   make install    binaries, man pages, systemd units, /etc files, completion
+#                   (PREFIX=/usr/local, DESTDIR); make uninstall removes them
+#   make deb        build/xdplb_VERSION_ARCH.deb (tools/debian/build.sh)
 #
 # Layout of build/: bpf/*.bpf.o, *.skel.h, obj/ (user space), the
 # binaries, bench/ (benchmark results).  Nothing under build/ is committed.
