@@ -17,7 +17,7 @@
 # every exit path (trap), lbd is stopped and the lab's XDP program goes with
 # the lab's namespaces.  systemd is not PID 1 here: units are checked with
 # systemd-analyze verify and by running their Exec lines.
-SAN=/usr/sbin # lib.sh's lbd/lbctl: the installed ones
+export SAN=/usr/sbin # lib.sh's lbd/lbctl: the installed ones
 source "$(dirname "$0")/lib.sh"
 
 APT=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -qq)
@@ -39,10 +39,8 @@ trap cleanup EXIT
 
 # installed_lbd_pids: processes running the installed lbd (gone or not)
 installed_lbd_pids() {
-	local p
-	for p in /proc/[0-9]*; do
-		case $(readlink "$p/exe" 2>/dev/null) in /usr/sbin/lbd | "/usr/sbin/lbd (deleted)") echo "${p#/proc/}" ;; esac
-	done
+	find /proc/[0-9]*/exe -maxdepth 0 \( -lname /usr/sbin/lbd -o -lname '/usr/sbin/lbd (deleted)' \) \
+		2>/dev/null | cut -d/ -f3
 }
 
 # unit_line FILE KEY: KEY's value in a unit file (the first)
@@ -112,7 +110,7 @@ test_rules() {
 # --- the package -----------------------------------------------------------------
 DEB=
 test_deb() {
-	local v f deps need lib pkg missing= d
+	local v f deps need lib pkg missing='' d
 	purge_pkg # a run killed before its trap may have left it
 	rm -f "$BUILD"/xdplb_*.deb
 	make -s -C "$ROOT" BUILD="$BUILD" deb >"$TMP/deb.log" 2>&1 || fail make_deb "$(tail -5 "$TMP/deb.log")"
@@ -200,7 +198,6 @@ caps_mask() {
 # complete WORDS...: what the installed completion offers for the command line
 # "WORDS..." (the last word the one being completed), one per line
 complete_line() {
-	local line="$*"
 	bash -c '
 		source /usr/share/bash-completion/bash_completion
 		_completion_loader lbctl
@@ -309,17 +306,21 @@ test_remove_purge() {
 	check apt_purge test -z "$f" -o "$f" = "unknown ok not-installed"
 	left=
 	for f in $(cat "$TMP/files") /var/lib/xdplb; do
-		[ "$f" != /. -a -e "$f" ] || continue
-		# a directory another package holds stays (/etc/iproute2/rt_protos.d, /usr/sbin, ...)
-		[ -d "$f" ] && dpkg -S "$f" >/dev/null 2>&1 && continue
+		[ "$f" != /. ] && [ -e "$f" ] && echo "$f"
+	done >"$TMP/left"
+	# a directory another package holds stays (/etc/iproute2/rt_protos.d, /usr/sbin, ...)
+	mapfile -t f <"$TMP/left"
+	dpkg -S "${f[@]}" 2>/dev/null | sed 's/.*: //' >"$TMP/owned"
+	while read -r f; do
+		[ -d "$f" ] && grep -qxF "$f" "$TMP/owned" && continue
 		left+="$f "
-	done
+	done <"$TMP/left"
 	check purge_leaves_nothing test -z "$left" || echo "  left: $left"
 	check no_installed_lbd_running test -z "$(installed_lbd_pids)"
 }
 
 for t in make_install rules deb apt_install lab remove_purge; do
-	[ -n "$DEB" ] || [ "$t" = make_install -o "$t" = rules -o "$t" = deb ] || continue
+	[ -n "$DEB" ] || case $t in make_install | rules | deb) ;; *) continue ;; esac
 	"test_$t"
 	echo "== $t done at $SECONDS s"
 done
