@@ -286,7 +286,7 @@ test_lab() {
 }
 
 test_remove_purge() {
-	local f left=
+	local f left='' paths
 	local t0=$SECONDS
 	"${APT[@]}" remove xdplb >"$TMP/apt.log" 2>&1 || cat "$TMP/apt.log"
 	echo "  apt-get remove: $((SECONDS - t0)) s"
@@ -309,8 +309,8 @@ test_remove_purge() {
 		[ "$f" != /. ] && [ -e "$f" ] && echo "$f"
 	done >"$TMP/left"
 	# a directory another package holds stays (/etc/iproute2/rt_protos.d, /usr/sbin, ...)
-	mapfile -t f <"$TMP/left"
-	dpkg -S "${f[@]}" 2>/dev/null | sed 's/.*: //' >"$TMP/owned"
+	mapfile -t paths <"$TMP/left"
+	dpkg -S "${paths[@]}" 2>/dev/null | sed 's/.*: //' >"$TMP/owned"
 	while read -r f; do
 		[ -d "$f" ] && grep -qxF "$f" "$TMP/owned" && continue
 		left+="$f "
