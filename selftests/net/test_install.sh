@@ -166,6 +166,9 @@ test_apt_install() {
 	check rt_protos_name ip route show proto xdplb
 }
 
+# unit_caps UNIT: its CapabilityBoundingSet as setpriv's list (+bpf,+net_admin,...)
+unit_caps() { unit_line "$1" CapabilityBoundingSet | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g'; }
+
 # The lab with the installed lbd: started by the unit's ExecStart line (%i
 # = eth0, LBD_OPTS from the installed lbd.conf plus the lab's socket, pin
 # and a metrics port), under the unit's capability bounding set; its state
@@ -174,12 +177,12 @@ start_unit_lbd() {
 	local exec caps LBD_OPTS
 	exec=$(unit_line "$UNIT" ExecStart)
 	exec=${exec//%i/eth0}
-	caps=$(unit_line "$UNIT" CapabilityBoundingSet | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
+	caps=$(unit_caps "$UNIT")
 	source /etc/xdplb/lbd.conf
 	export LBD_OPTS="$LBD_OPTS --socket $SOCK --pin $PIN"
 	rm -f "$SOCK"
 	mkdir -p /var/lib/xdplb
-	ip netns exec "$P-lb" setpriv --inh-caps=-all --bounding-set=-all,$caps \
+	ip netns exec "$P-lb" setpriv --no-new-privs --inh-caps=-all --bounding-set=-all,$caps \
 		bash -c "exec $exec" 2>>"$TMP/lbd.log" &
 	LBD_PID=$!
 	wait_for 100 test -S "$SOCK" && wait_for 50 lbctl vip show
@@ -269,18 +272,21 @@ test_lab() {
 	check lbd_detach nsx lb /usr/sbin/lbd --iface eth0 --pin "$PIN" --detach
 	check no_xdp_left test -z "$(nsx lb ip link show eth0 | grep -o 'xdp[a-z]*')"
 
-	# lbdecap@: its Exec lines as written, on be1 (VIPS from lbdecap.conf's
-	# variables, a pin directory of the lab)
+	# lbdecap@: its Exec lines as written, on be1, under the unit's
+	# capability bounding set (VIPS from lbdecap.conf's variables, a pin
+	# directory of the lab)
 	local exec stop VIPS LBDECAP_OPTS LBDECAP_ARGS
 	source /etc/xdplb/lbdecap.conf
 	export VIPS="$VIP4 $VIP6" LBDECAP_OPTS="--pin $PIN/decap" LBDECAP_ARGS
 	exec=$(unit_line "$DUNIT" ExecStart) stop=$(unit_line "$DUNIT" ExecStop)
-	nsx be1 bash -c "${exec//%i/eth0}" >/dev/null 2>>"$TMP/decap.log"
+	nsx be1 setpriv --no-new-privs --inh-caps=-all --bounding-set=-all,"$(unit_caps "$DUNIT")" \
+		bash -c "${exec//%i/eth0}" >/dev/null 2>>"$TMP/decap.log"
 	check lbdecap_unit_start test -n "$(nsx be1 tc filter show dev eth0 ingress | grep 'pref 3564')"
 	r=$(nsx be1 /usr/sbin/lbdecap --pin "$PIN/decap" status 2>/dev/null)
 	check lbdecap_status_attached test -n "$(grep -x 'interfaces: eth0' <<<"$r")" \
 		-a -n "$(grep "^vips: " <<<"$r" | grep -w $VIP4 | grep -w $VIP6)" || echo "$r" | head -4
-	nsx be1 bash -c "${stop//%i/eth0}" >/dev/null 2>>"$TMP/decap.log"
+	nsx be1 setpriv --no-new-privs --inh-caps=-all --bounding-set=-all,"$(unit_caps "$DUNIT")" \
+		bash -c "${stop//%i/eth0}" >/dev/null 2>>"$TMP/decap.log"
 	check lbdecap_unit_stop test -z "$(nsx be1 tc filter show dev eth0 ingress)" -a ! -e "$PIN/decap"
 	lab_down
 }
