@@ -11,10 +11,11 @@ D=$(realpath -m "$BUILD/deb")
 ROOT=$D/root
 ARCH=$(dpkg --print-architecture)
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
-# 0~gitYYYYMMDD.HASH: sorts below any released 0.x; a tree with changes is
-# marked (+dirty), a tree without git is 0~unknown
+# 0~gitYYYYMMDD.N.HASH (N: commits so far, so that later builds sort
+# higher): below any released 0.x; a tree with changes is marked (+dirty),
+# a tree without git is 0~unknown
 if hash=$(git rev-parse --short HEAD 2>/dev/null); then
-	VERSION=0~git$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%d).$hash
+	VERSION=0~git$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%d).$(git rev-list --count HEAD).$hash
 	git diff --quiet HEAD 2>/dev/null || VERSION+=+dirty
 else
 	VERSION=0~unknown
