@@ -16,6 +16,7 @@ PKGS=(
 	cppcheck clang-tidy # make lint (tools/lint.sh)
 	qemu-system-x86 # selftests/k61: the BPF objects on Debian 12's 6.1 kernel in a VM
 	haproxy wrk # test_outage.sh, bench outage: the HAProxy reference
+	dpkg-dev lintian man-db bash-completion systemd # make deb, test_install.sh (lintian, man, completion, systemd-analyze)
 	# benchmarks
 	gnuplot-nox # PNG plots in build/bench/
 )
