@@ -578,9 +578,12 @@ static void render_node(const struct lbd *d, const struct labels *l, struct strb
 							      sizeof(fp)));
 		mx_u64(out, "xdplb_vip_ring_info", sb_str(&lab), 1);
 	}
-	mx_family(out, "xdplb_address_announced", MX_GAUGE,
-		  "1 while the VIP address is announced (a route in the --announce-table table).");
-	for (i = 0; i < d->model.n_vips; i++) {
+	/* only on nodes that announce: an alert on "announces nothing" must
+	 * not fire on a node that never announces */
+	if (d->announce)
+		mx_family(out, "xdplb_address_announced", MX_GAUGE,
+			  "1 while the VIP address is announced (a route in the --announce-table table).");
+	for (i = 0; i < d->model.n_vips && d->announce; i++) {
 		const struct xdplb_vip *v = &d->model.vips[i];
 
 		for (j = 0; j < i; j++) /* each address once: the first of its VIPs */
