@@ -17,6 +17,19 @@ script_parts=$(for f in selftests/bench/*.sh; do
 	case $b in run | plot) ;; *) echo "$b" ;; esac
 done)
 
+# Which machine: figures move with the CPU (AMD EPYC with retpolines and
+# SRSO "Safe RET" pays more for every call and return than the Intel seen
+# here), so every run says what it ran on, and keeps it beside the tables.
+machine() {
+	local v=/sys/devices/system/cpu/vulnerabilities
+	echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)," \
+		"$(nproc) cores, Linux $(uname -r)"
+	echo "mitigations: spectre_v2: $(cat $v/spectre_v2 2>/dev/null);" \
+		"spec_rstack_overflow: $(cat $v/spec_rstack_overflow 2>/dev/null);" \
+		"retbleed: $(cat $v/retbleed 2>/dev/null)"
+}
+machine | tee "$BENCH_DIR/machine.md" | sed 's/^/== /'
+
 [ $# -gt 0 ] || set -- $c_parts $script_parts
 rc=0
 for part in "$@"; do
