@@ -195,3 +195,44 @@ ecmp_nexthops() {
 	case $2 in *:*) f=-6 ;; esac
 	ip -n "$1-rt" $f route show "$2" 2>/dev/null | grep -oE 'via (inet6 )?[0-9a-f.:]+' | awk '{print $NF}'
 }
+
+# The router's route changes, timestamped by the kernel's notifications
+# (`ip -ts monitor route`), so that measured withdrawal times do not depend
+# on how fast a polling loop runs.
+# ecmp_monitor_start PREFIX FILE: sets E_MON_PID
+ecmp_monitor_start() {
+	ip -n "$1-rt" -ts monitor route >"$2" 2>/dev/null &
+	E_MON_PID=$!
+	sleep 0.2
+}
+ecmp_monitor_stop() { [ -n "${E_MON_PID:-}" ] && kill "$E_MON_PID" 2>/dev/null && wait "$E_MON_PID" 2>/dev/null; E_MON_PID=; return 0; }
+
+# ecmp_withdrawn_ms FILE ADDR NEXTHOP T0: ms from T0 (date +%s%N) to the
+# first change after it that took NEXTHOP out of ADDR's route (a route for
+# ADDR without it, or NEXTHOP's path deleted); nothing when there was none.
+ecmp_withdrawn_ms() {
+	local file=$1 addr=$2 nh=$3 t0=$4 ts rest rec="" line t
+	while IFS= read -r line || [ -n "$line" ]; do
+		if [[ $line == \[* ]]; then
+			[ -n "$rec" ] && t=$(_ecmp_rec "$rec" "$addr" "$nh" "$t0") && { echo "$t"; return 0; }
+			rec=$line
+		else
+			rec+=" $line"
+		fi
+	done <"$file"
+	[ -n "$rec" ] && t=$(_ecmp_rec "$rec" "$addr" "$nh" "$t0") && echo "$t"
+}
+_ecmp_rec() { # a record "[TS] [Deleted ]ADDR ..." -> ms after T0 if it withdraws NH
+	local rec=$1 ts rest ns
+	ts=${rec%%]*}
+	ts=${ts#[}
+	rest=${rec#*] }
+	case $rest in
+	"Deleted $2 "*) [[ " $rest " == *" via $3 "* ]] || [[ " $rest " == *" via inet6 $3 "* ]] || return 1 ;;
+	"$2 "*) [[ " $rest " != *" via $3 "* ]] || return 1 ;;
+	*) return 1 ;;
+	esac
+	ns=$(date -d "${ts/T/ }" +%s%N) || return 1
+	[ "$ns" -ge "$4" ] || return 1
+	echo $(((ns - $4) / 1000000))
+}
