@@ -59,7 +59,7 @@ lbd_start() {
 lbd_stop() { # lbd_stop NODE SIGNAL: true when it ended as it should (0 after TERM)
 	local pid=${LBD[$1]} st
 	kill -"$2" "$pid" 2>/dev/null
-	wait "$pid"
+	{ wait "$pid"; } 2>/dev/null
 	st=$?
 	[ "$2" = KILL ] && [ $st = 137 ] && st=0
 	return $st

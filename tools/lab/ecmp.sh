@@ -139,13 +139,18 @@ ecmp_bird_start() {
 	local d=$4 i
 	_EP=$1
 	bird -p -c "$3" || return 1
-	_ens "$2" bird -f -c "$3" -s "$d/$2.ctl" -P "$d/$2.bird.pid" </dev/null >>"$d/$2.bird.log" 2>&1 &
+	# not a job of the caller's shell: its namespace's teardown ends it
+	(_ens "$2" bird -f -c "$3" -s "$d/$2.ctl" -P "$d/$2.bird.pid" </dev/null >>"$d/$2.bird.log" 2>&1 &)
 	for ((i = 0; i < 50; i++)); do
 		birdc -s "$d/$2.ctl" show status >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
 	return 1
 }
+
+# ecmp_bird_reload DIR NODE: BIRD in NODE reads its configuration file again
+# (a node joining: write the router's with one more pair, then reload)
+ecmp_bird_reload() { birdc -s "$1/$2.ctl" configure >/dev/null; }
 
 # ecmp_bird_stop DIR NODE
 ecmp_bird_stop() {
