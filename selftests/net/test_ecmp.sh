@@ -65,28 +65,32 @@ lbd_stop() { # lbd_stop NODE SIGNAL: true when it ended as it should (0 after TE
 	return $st
 }
 
-# vip_packets NODE VIP: the VIP's packet counter on NODE
-vip_packets() {
-	lbctl_n "$1" -j stats | python3 -c '
+# counters: "NODE VIP PACKETS" for every node and VIP, and "0 answers N":
+# the lines talk got answered so far (both families)
+counters() {
+	local i
+	for ((i = 1; i <= NODES; i++)); do
+		lbctl_n $i -j stats | python3 -c '
 import json, sys
-print(sum(v["packets"] for v in json.load(sys.stdin)["vips"] if v["vip"] == sys.argv[1]))' "$2"
+for v in json.load(sys.stdin)["vips"]:
+    print(sys.argv[1], v["vip"], v["packets"])' $i
+	done
+	cat "$TMP/talk4" "$TMP/talk6" 2>/dev/null | awk '/^conn/ { s += $14 } END { print 0, "answers", s + 0 }'
 }
-# grows NODE VIP: NODE forwards packets of VIP (its counter grows within 1 s)
-grows() {
-	local a b
-	a=$(vip_packets "$1" "$2") && sleep 1 && b=$(vip_packets "$1" "$2") && [ "$b" -gt "$a" ]
+# window: what the counters did in one second, into DELTA["NODE VIP"]
+declare -A DELTA
+window() {
+	local n v d
+	DELTA=()
+	counters >"$TMP/c0" && sleep 1 && counters >"$TMP/c1" || return 1
+	while read -r n v d; do
+		DELTA["$n $v"]=$d
+	done < <(awk 'NR == FNR { a[$1 " " $2] = $3; next } { print $1, $2, $3 - a[$1 " " $2] }' \
+		"$TMP/c0" "$TMP/c1")
 }
-# still NODE VIP: NODE forwards nothing of VIP for 1 s
-still() {
-	local a b
-	a=$(vip_packets "$1" "$2") && sleep 1 && b=$(vip_packets "$1" "$2") && [ "$b" = "$a" ]
-}
-# answers: lines answered so far, both families (from talk's reports)
-answers() { cat "$TMP/talk4" "$TMP/talk6" 2>/dev/null | awk '/^conn/ { s += $14 } END { print s + 0 }'; }
-talking() { # the connections still get answers: more within 1 s
-	local a
-	a=$(answers) && sleep 1 && [ "$(answers)" -gt "$a" ]
-}
+grows() { [ "${DELTA["$1 $2"]:-0}" -gt 0 ]; }     # grows NODE VIP: NODE forwarded VIP's packets
+still() { [ "${DELTA["$1 $2"]:--1}" -eq 0 ]; }    # still NODE VIP: and none
+talking() { [ "${DELTA["0 answers"]:-0}" -gt 0 ]; } # the connections got answers
 
 setup() {
 	local i
@@ -182,6 +186,7 @@ withdrawal() {
 
 step_both_nodes() { # $1: the round's name
 	local i
+	window
 	for ((i = 1; i <= NODES; i++)); do
 		check "$1/lb${i}_carries_v4" grows $i "$V4"
 		check "$1/lb${i}_carries_v6" grows $i "$V6"
@@ -199,11 +204,13 @@ step_node_dies() {
 	ecmp_monitor_stop
 	echo "# $1: the router dropped the dead node after ${t:-(not within 3 s)} ms"
 	check "$1/dead_node_dropped_within_1s" test "${t:-9999}" -lt 1000
+	window
 	check "$1/other_node_carries_v4" grows 2 "$V4"
 	check "$1/other_node_carries_v6" grows 2 "$V6"
 	check "$1/talking_after_death" talking
 	ip -n "$P-rt" link set lb1 up
 	check "$1/returned_node_announced" wait_for 150 routed_both 1
+	window
 	check "$1/returned_node_carries_v4" grows 1 "$V4"
 	check "$1/returned_node_carries_v6" grows 1 "$V6"
 }
@@ -218,6 +225,7 @@ step_drain() {
 	ecmp_monitor_stop
 	echo "# $1: the drained node was withdrawn from the router after ${t:-(not within 3 s)} ms"
 	check "$1/drained_node_withdrawn" test -n "$t"
+	window
 	check "$1/drained_node_idle_v4" still 2 "$V4"
 	check "$1/drained_node_idle_v6" still 2 "$V6"
 	check "$1/traffic_moved_v4" grows 1 "$V4"
@@ -260,6 +268,7 @@ step_restart() {
 	touch "$stopf"
 	wait $poller
 	check "$1/route_kept_through_restarts" test ! -e "$lostf"
+	window
 	check "$1/talking_after_restarts" talking
 }
 
