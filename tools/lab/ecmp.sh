@@ -60,6 +60,11 @@ ecmp_node_add() {
 	_ecmp_ns "$n" && _ecmp_port "$n" || return 1
 	# LAB.md trap 1: the node's XDP_TX into its veth needs a program on the peer
 	ip -n "$_EP-rt" link set "$n" xdpdrv obj "$3" sec xdp || return 1
+	# no unknown unicast to the nodes: when a node's port goes down the bridge
+	# forgets its MAC and would flood the router's frames for it to every
+	# port, and the other node's XDP program, which does not look at the
+	# destination MAC, would forward them: a dead node must be a black hole
+	bridge -n "$_EP-rt" link set dev "$n" flood off || return 1
 	ip -n "$_EP-$n" addr add "$(e_lb4 "$2")/24" dev eth0 &&
 		ip -n "$_EP-$n" addr add "$(e_lb6 "$2")/64" dev eth0 || return 1
 	# lbd resolves the backends' MACs from the neighbour table: fill it
