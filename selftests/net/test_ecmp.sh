@@ -44,6 +44,17 @@ m_routes() { # m_routes add|del NODE ADDR...
 		*) ip -n "$P-lb$i" route "$op" "$a/32" dev lo table $E_TABLE proto 249 ;; esac
 	done
 }
+# table_holds NODE ADDR...: NODE's announce table has a host route for each ADDR
+table_holds() {
+	local i=$1 a
+	shift
+	for a in "$@"; do
+		case $a in
+		*:*) ip -n "$P-lb$i" -6 route show table $E_TABLE "$a/128" proto 249 | grep -q . ;;
+		*) ip -n "$P-lb$i" -4 route show table $E_TABLE "$a/32" proto 249 | grep -q . ;;
+		esac || return 1
+	done
+}
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # lbd_start NODE: lbd on lbNODE (adopts what its pin holds); waits for its socket
@@ -260,9 +271,11 @@ step_restart() {
 	) &
 	poller=$!
 	check "$1/lbd_sigterm" lbd_stop 1 TERM
+	check "$1/routes_kept_after_sigterm" table_holds 1 $E_VIP4 $E_VIP6 $E_VIP4B
 	check "$1/lbd_adopts" lbd_start 1
 	sleep 1
 	check "$1/lbd_sigkill" lbd_stop 1 KILL
+	check "$1/routes_kept_after_sigkill" table_holds 1 $E_VIP4 $E_VIP6 $E_VIP4B
 	check "$1/lbd_adopts_again" lbd_start 1
 	sleep 2
 	touch "$stopf"
