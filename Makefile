@@ -11,6 +11,9 @@
 #   make verify-6.1 every BPF object and the golden-packet tests on Debian 12's
 #                   stock 6.1 kernel, booted under qemu (selftests/k61/run.sh)
 #   make lint       cppcheck and clang-tidy on the user-space C (tools/lint.sh)
+#   make install    binaries, man pages, systemd units, /etc files, completion
+#                   (PREFIX=/usr/local, DESTDIR); make uninstall removes them
+#   make deb        build/xdplb_VERSION_ARCH.deb (tools/debian/build.sh)
 #
 # Layout of build/: bpf/*.bpf.o, *.skel.h, obj/ (user space), the
 # binaries, bench/ (benchmark results).  Nothing under build/ is committed.
@@ -232,3 +235,49 @@ all: $(CONN_BINS)
 $(CONN_BINS): $(BUILD)/%: selftests/conn/%.c selftests/conn/conn.h | $(BUILD)/bpf
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -lbpf -o $@
+
+# Installation (README: Install on an entry node).  `make install` puts the
+# binaries, man pages, systemd units (generated from tools/systemd/*.in with
+# the paths below), configuration, the iproute2 protocol name of lbd's
+# routes, bash completion and the examples (lbctl configuration, Prometheus
+# rules) under DESTDIR; `make uninstall` removes exactly those files.
+# `make deb` builds $(BUILD)/xdplb_VERSION_ARCH.deb (tools/debian/build.sh).
+PREFIX      ?= /usr/local
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+COMPLDIR    ?= $(PREFIX)/share/bash-completion/completions
+DOCDIR      ?= $(PREFIX)/share/doc/xdplb
+INSTALL_BINS := lbd lbctl lbdecap
+UNITS       := lbd@.service lbdecap@.service
+INSTALLED   := $(addprefix $(SBINDIR)/,$(INSTALL_BINS)) \
+	$(patsubst %,$(MANDIR)/man8/%.8,$(INSTALL_BINS)) $(addprefix $(UNITDIR)/,$(UNITS)) \
+	$(SYSCONFDIR)/xdplb/lbd.conf $(SYSCONFDIR)/xdplb/lbdecap.conf \
+	$(SYSCONFDIR)/iproute2/rt_protos.d/xdplb.conf $(COMPLDIR)/lbctl \
+	$(DOCDIR)/examples/example.conf $(DOCDIR)/examples/xdplb.rules.yml
+
+.PHONY: install uninstall deb
+install: $(addprefix $(BUILD)/,$(INSTALL_BINS))
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/xdplb $(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d \
+		$(DESTDIR)$(COMPLDIR) $(DESTDIR)$(DOCDIR)/examples
+	$(Q)install -m 0755 $(addprefix $(BUILD)/,$(INSTALL_BINS)) $(DESTDIR)$(SBINDIR)/
+	$(Q)install -m 0644 $(patsubst %,tools/man/%.8,$(INSTALL_BINS)) $(DESTDIR)$(MANDIR)/man8/
+	$(Q)for u in $(UNITS); do \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+			tools/systemd/$$u.in >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	$(Q)install -m 0644 tools/etc/lbd.conf tools/etc/lbdecap.conf $(DESTDIR)$(SYSCONFDIR)/xdplb/
+	$(Q)install -m 0644 tools/etc/rt_protos.xdplb.conf \
+		$(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d/xdplb.conf
+	$(Q)install -m 0644 tools/completion/lbctl.bash $(DESTDIR)$(COMPLDIR)/lbctl
+	$(Q)install -m 0644 tools/example.conf tools/prometheus/xdplb.rules.yml $(DESTDIR)$(DOCDIR)/examples/
+
+uninstall:
+	$(Q)rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	$(Q)rmdir $(DESTDIR)$(SYSCONFDIR)/xdplb $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) \
+		2>/dev/null || true
+
+deb:
+	$(Q)BUILD=$(BUILD) bash tools/debian/build.sh

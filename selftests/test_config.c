@@ -234,7 +234,7 @@ static void test_reject_vip_opts(void)
 	rejects("vip add " V4 " src hash", "\"src hash\" needs method ipip or gue");
 	rejects("vip add " V4 " weight 3",
 		"unknown option \"weight\" to \"vip add\" (method, ring, check, interval, timeout, "
-		"fall, rise, src)");
+		"fall, rise, src, need)");
 }
 
 /* A check path must survive save -> restore, so no '#' or spaces even from argv. */
@@ -282,7 +282,7 @@ static void test_reject_backends(void)
 static void test_reject_structure(void)
 {
 	rejects("vipp add " V4, "unknown object \"vipp\" (vip, backend, stats, flows, top, flow, "
-				"save, restore, help)");
+				"save, restore, node, help)");
 	rejects("vip", "\"vip\" needs a command (add, del, show, help)");
 	rejects("vip remove " V4, "unknown command \"remove\" for \"vip\" (add, del, show, help)");
 	rejects("VIP add " V4, "unknown object \"VIP\"");
@@ -821,6 +821,53 @@ TEST(config_load)
 	if (ASSERT_OK(load_str(&m, "# nothing\n"), err))
 		ASSERT_EQ(m.n_vips + m.n_backends, 0, "empty model");
 out:
+	model_free(&m);
+}
+
+/* `need N` and the node's drain: need round-trips like any option (said
+ * only when not 1); the drain lives in the state file (model_save_state),
+ * not in save, and a load changes it only when its input says so. */
+TEST(config_node)
+{
+	struct xdplb_model m;
+	char *buf = NULL, *s;
+	size_t len = 0;
+	FILE *f;
+
+	model_init(&m);
+	test__start_subtest("need");
+	if (ASSERT_OK(load_str(&m, "vip add 10.0.0.7:80/tcp need 2\nvip add 10.0.0.7:81/tcp need 1\n"),
+		      err)) {
+		s = save_str(&m);
+		ASSERT_STREQ(s,
+			     "vip add 10.0.0.7:80/tcp method l2 ring 65537 check none interval 2s "
+			     "timeout 1s fall 3 rise 2 need 2\n"
+			     "vip add 10.0.0.7:81/tcp method l2 ring 65537 check none interval 2s "
+			     "timeout 1s fall 3 rise 2\n",
+			     "need said when not 1");
+		free(s);
+	}
+	rejects("vip add 10.0.0.7:80/tcp need 0", "bad need \"0\" (1-4096)");
+	test__start_subtest("drain_state");
+	applies(&m, "node drain");
+	ASSERT_TRUE(m.drained, "drained");
+	s = save_str(&m);
+	ASSERT_TRUE(s && !strstr(s, "node"), "save leaves the drain out");
+	free(s);
+	f = open_memstream(&buf, &len);
+	ASSERT_OK(model_save_state(&m, f), "save state");
+	fclose(f);
+	ASSERT_TRUE(buf && len > 11 && !strcmp(buf + len - 11, "node drain\n"), "state has it");
+	test__start_subtest("restore_keeps_drain");
+	ASSERT_OK(load_str(&m, "vip add 10.0.0.9:80/tcp\n"), err);
+	ASSERT_TRUE(m.drained, "a restore without node lines keeps the drain");
+	test__start_subtest("state_file_drain");
+	model_free(&m);
+	ASSERT_OK(load_str(&m, buf), err);
+	ASSERT_TRUE(m.drained && m.n_vips == 2, "a state file restores drain and VIPs");
+	ASSERT_OK(load_str(&m, "node undrain\n"), err);
+	ASSERT_FALSE(m.drained, "undrain in the input");
+	free(buf);
 	model_free(&m);
 }
 

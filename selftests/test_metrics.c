@@ -366,6 +366,8 @@ static int setup_lbd(struct lbd *d)
 		d->be[ids[i]].family = v->backends[i].family;
 	}
 	d->vip[v->id].rebuilds = 4;
+	d->vip[v->id].up = 1; /* its ring: the backend of weight 1 */
+	d->vip[v->id].fingerprint = 0xabcdef0123456789ull;
 	d->ring_rebuilds = 5;
 	return fix_vip(&d->dp, 4, VIP4, 53, IPPROTO_UDP, XDPLB_METHOD_L2, v->id, 0) ||
 	       fix_backend(&d->dp, ids[0], v->id, 4, "10.0.1.1", MAC_BE[0], true) ||
@@ -423,6 +425,12 @@ static void check_page(struct strbuf *page)
 	EXPECT("xdplb_control_operations_total", "{command=\"vip show\",result=\"error\"}", "1");
 	EXPECT("xdplb_control_operations_total", "{command=\"invalid\",result=\"error\"}", "1");
 	EXPECT("xdplb_vips", "", "2");
+	EXPECT("xdplb_vip_serving", vip, "1");
+	EXPECT("xdplb_vip_serving", "{vip=\"[2001:db8::1]:443/tcp\"}", "0");
+	EXPECT("xdplb_vip_ring_info", "{vip=\"10.0.0.100:53/udp\",fingerprint=\"abcdef012345\"}", "1");
+	EXPECT("xdplb_vip_ring_info", "{vip=\"[2001:db8::1]:443/tcp\",fingerprint=\"-\"}", "1");
+	EXPECT("xdplb_address_announced", "{address=\"10.0.0.100\"}", "0"); /* no --announce-table */
+	EXPECT("xdplb_node_drained", "", "0");
 	EXPECT("xdplb_backends", "", "3");
 #undef EXPECT
 	ASSERT_TRUE(strstr(sb_str(page), "\nxdplb_build_info{version=\"") != NULL, "build info");
@@ -471,7 +479,8 @@ TEST(metrics_lbd)
 		ASSERT_OK(ask(&d, "-j stats 10.0.0.100:53/udp", &out), "stats");
 		js = sb_str(&out);
 		/* 30 packets of 142 bytes in 0.5 s: 60 pps, 68160 bit/s */
-		ASSERT_TRUE(strstr(js, "{\"vip\":\"10.0.0.100:53/udp\",\"packets\":30,\"bytes\":4260,"
+		ASSERT_TRUE(strstr(js, "{\"vip\":\"10.0.0.100:53/udp\",\"serving\":true,"
+				       "\"announced\":false,\"packets\":30,\"bytes\":4260,"
 				       "\"new_flows\":3,\"pps\":60.0,\"bps\":68160.0,"
 				       "\"unique_clients\":1,") != NULL, "vip row: one client address");
 		ASSERT_TRUE(strstr(js, "{\"backend\":\"10.0.1.1\",\"state\":\"up\",\"healthy\":true,"

@@ -17,6 +17,7 @@ PKGS=(
 	qemu-system-x86 # selftests/k61: the BPF objects on Debian 12's 6.1 kernel in a VM
 	haproxy wrk # test_outage.sh, bench outage: the HAProxy reference
 	bird2 # test_ecmp.sh, lab up ecmp, bench failover: BGP + BFD between router and LB nodes
+	dpkg-dev lintian man-db bash-completion systemd # make deb, test_install.sh (lintian, man, completion, systemd-analyze)
 	# benchmarks
 	gnuplot-nox # PNG plots in build/bench/
 )

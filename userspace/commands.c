@@ -22,7 +22,8 @@ static int fail(struct strbuf *out, const char *msg)
 	return -1;
 }
 
-static int model_text(const struct xdplb_model *m, struct strbuf *sb)
+/* The configuration as commands (`save`), or with the node state too (state). */
+static int model_text(const struct xdplb_model *m, bool state, struct strbuf *sb)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -31,7 +32,7 @@ static int model_text(const struct xdplb_model *m, struct strbuf *sb)
 
 	if (!f)
 		return -ENOMEM;
-	ret = model_save(m, f);
+	ret = state ? model_save_state(m, f) : model_save(m, f);
 	if (fclose(f) || ret) {
 		free(buf);
 		return -ENOMEM;
@@ -51,7 +52,7 @@ static int commit(struct lbd *d, struct xdplb_model *next, struct strbuf *out)
 	int ret;
 
 	sb_init(&text, 0);
-	ret = model_text(next, &text);
+	ret = model_text(next, true, &text);
 	if (!ret)
 		ret = persist_write(d->o.state_path, text.buf ? text.buf : "", text.len, err,
 				    sizeof(err));
@@ -75,7 +76,7 @@ static int commit(struct lbd *d, struct xdplb_model *next, struct strbuf *out)
 	d->model = old;
 	model_free(next);
 	sb_init(&text, 0);
-	if (model_text(&d->model, &text) ||
+	if (model_text(&d->model, true, &text) ||
 	    persist_write(d->o.state_path, sb_str(&text), text.len, err2, sizeof(err2)))
 		lbd_log("warning: the state file still holds the refused configuration (a "
 			"restart would apply it): %s", err2);
@@ -144,27 +145,17 @@ static void show_backend_text(const struct lbd *d, const struct xdplb_backend *b
 
 static void show_vip_text(const struct lbd *d, const struct xdplb_vip *v, struct strbuf *out)
 {
-	char vs[XDPLB_VIP_STRLEN], os[XDPLB_OPTS_STRLEN];
+	char vs[XDPLB_VIP_STRLEN], os[XDPLB_OPTS_STRLEN], fp[24];
 	__u32 i;
 
-	sb_printf(out, "%s %s (%u backends)\n", vip_format(&v->key, vs, sizeof(vs)),
-		  vip_opts_format(&v->opts, os, sizeof(os)), v->n_backends);
+	sb_printf(out, "%s %s (%u backends; %s, %u up of need %u%s; ring %s)\n",
+		  vip_format(&v->key, vs, sizeof(vs)), vip_opts_format(&v->opts, os, sizeof(os)),
+		  v->n_backends, lbd_vip_serving(d, v) ? "serving" : "not serving",
+		  d->vip[v->id].up, v->opts.need,
+		  !d->announce ? "" : lbd_vip_announced(d, v) ? ", announced" : ", not announced",
+		  lbd_fingerprint(&d->vip[v->id], fp, sizeof(fp)));
 	for (i = 0; i < v->n_backends; i++)
 		show_backend_text(d, &v->backends[i], out);
-}
-
-static void json_str(struct strbuf *out, const char *s)
-{
-	sb_append(out, "\"", 1);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			sb_printf(out, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			sb_printf(out, "\\u%04x", *s);
-		else
-			sb_append(out, s, 1);
-	}
-	sb_append(out, "\"", 1);
 }
 
 static void show_backend_json(const struct lbd *d, const struct xdplb_backend *b,
@@ -177,32 +168,35 @@ static void show_backend_json(const struct lbd *d, const struct xdplb_backend *b
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", r->nr.mac[0],
 			 r->nr.mac[1], r->nr.mac[2], r->nr.mac[3], r->nr.mac[4], r->nr.mac[5]);
 	sb_printf(out, "{\"address\":");
-	json_str(out, addr_format(&b->addr, b->family, a, sizeof(a)));
+	sb_json_str(out, addr_format(&b->addr, b->family, a, sizeof(a)));
 	sb_printf(out, ",\"id\":%u,\"weight\":%u,\"state\":\"%s\",\"mac\":", b->id, b->weight,
 		  be_state(d, b));
-	json_str(out, mac);
+	sb_json_str(out, mac);
 	sb_printf(out, ",\"ifindex\":%u,\"check_error\":", r->resolved ? r->nr.ifindex : 0);
-	json_str(out, r->hc ? hc_last_error(r->hc) : "");
+	sb_json_str(out, r->hc ? hc_last_error(r->hc) : "");
 	sb_printf(out, "}");
 }
 
 static void show_vip_json(const struct lbd *d, const struct xdplb_vip *v, struct strbuf *out)
 {
 	const struct vip_rt *vr = &d->vip[v->id];
-	char vs[XDPLB_VIP_STRLEN];
+	char vs[XDPLB_VIP_STRLEN], fp[24];
 	__u32 i;
 
 	sb_printf(out, "{\"vip\":");
-	json_str(out, vip_format(&v->key, vs, sizeof(vs)));
+	sb_json_str(out, vip_format(&v->key, vs, sizeof(vs)));
 	sb_printf(out, ",\"id\":%u,\"method\":\"%s\",\"ring\":%u,\"check\":\"%s\",\"path\":", v->id,
 		  method_name(v->opts.method), v->opts.ring_size, check_name(v->opts.check));
-	json_str(out, v->opts.check_path);
+	sb_json_str(out, v->opts.check_path);
 	sb_printf(out,
 		  ",\"interval_ms\":%u,\"timeout_ms\":%u,\"fall\":%u,\"rise\":%u,"
-		  "\"src_hash\":%s,\"ring_rebuilds\":%llu,\"backends\":[",
+		  "\"src_hash\":%s,\"ring_rebuilds\":%llu,\"need\":%u,\"up\":%u,"
+		  "\"serving\":%s,\"announced\":%s,\"fingerprint\":\"%s\",\"backends\":[",
 		  v->opts.interval_ms, v->opts.timeout_ms, v->opts.fall, v->opts.rise,
 		  v->opts.flags & XDPLB_VIP_F_HASH_SRC ? "true" : "false",
-		  (unsigned long long)vr->rebuilds);
+		  (unsigned long long)vr->rebuilds, v->opts.need, vr->up,
+		  lbd_vip_serving(d, v) ? "true" : "false",
+		  lbd_vip_announced(d, v) ? "true" : "false", lbd_fingerprint(vr, fp, sizeof(fp)));
 	for (i = 0; i < v->n_backends; i++) {
 		if (i)
 			sb_append(out, ",", 1);
@@ -281,7 +275,7 @@ static int do_flow_lookup(struct lbd *d, const struct xdplb_cmd *c, bool json,
 			addr_format(&v->backends[i].addr, v->backends[i].family, a, sizeof(a));
 	if (json) {
 		sb_printf(out, "{\"backend\":");
-		json_str(out, a);
+		sb_json_str(out, a);
 		sb_printf(out, ",\"from\":\"%s\"}\n", from);
 	} else {
 		sb_printf(out, "%s (from the %s)\n", a, from);
@@ -300,11 +294,15 @@ static int handle_cmd(struct lbd *d, const struct xdplb_cmd *c, bool json, char 
 	case CMD_BACKEND_ADD:
 	case CMD_BACKEND_SET:
 	case CMD_BACKEND_DEL:
+	case CMD_NODE_DRAIN:
+	case CMD_NODE_UNDRAIN:
 		return do_change(d, c, out);
+	case CMD_NODE_SHOW:
+		return lbd_node_show(d, json, out);
 	case CMD_RESTORE:
 		return do_restore(d, rest, rest_len, out);
 	case CMD_SAVE:
-		return model_text(&d->model, out) ? fail(out, "out of memory") : 0;
+		return model_text(&d->model, false, out) ? fail(out, "out of memory") : 0;
 	case CMD_VIP_SHOW:
 		return do_vip_show(d, c, json, out);
 	case CMD_FLOW_LOOKUP:

@@ -305,6 +305,7 @@ void vip_opts_default(struct xdplb_vip_opts *o)
 	o->timeout_ms = XDPLB_DEFAULT_TIMEOUT_MS;
 	o->fall = XDPLB_DEFAULT_FALL;
 	o->rise = XDPLB_DEFAULT_RISE;
+	o->need = XDPLB_DEFAULT_NEED;
 }
 
 /* An http check path: "/..." of printable ASCII without '#' (the comment
@@ -341,6 +342,8 @@ int vip_opts_check(const struct xdplb_vip_opts *o, char *err, size_t errlen)
 				 CMD_MAX_DURATION_MS / 1000);
 	if (!o->fall || o->fall > CMD_MAX_FALL_RISE || !o->rise || o->rise > CMD_MAX_FALL_RISE)
 		return cfg_error(err, errlen, "fall and rise must be 1-%u", CMD_MAX_FALL_RISE);
+	if (!o->need || o->need > XDPLB_MAX_BACKENDS_PER_VIP)
+		return cfg_error(err, errlen, "need must be 1-%u", XDPLB_MAX_BACKENDS_PER_VIP);
 	if (o->flags & ~(__u32)XDPLB_VIP_F_HASH_SRC)
 		return cfg_error(err, errlen, "unknown VIP flags 0x%x", o->flags);
 	if ((o->flags & XDPLB_VIP_F_HASH_SRC) && o->method == XDPLB_METHOD_L2)
@@ -351,14 +354,16 @@ int vip_opts_check(const struct xdplb_vip_opts *o, char *err, size_t errlen)
 /* Every option, explicitly, in `vip add` syntax: "method l2 ring 65537 ...". */
 char *vip_opts_format(const struct xdplb_vip_opts *o, char *buf, size_t len)
 {
-	char iv[XDPLB_DUR_STRLEN], to[XDPLB_DUR_STRLEN];
+	char iv[XDPLB_DUR_STRLEN], to[XDPLB_DUR_STRLEN], need[24] = "";
 	bool http = o->check == XDPLB_CHECK_HTTP;
 
+	if (o->need != XDPLB_DEFAULT_NEED) /* like src hash: said when not the default */
+		snprintf(need, sizeof(need), " need %u", o->need);
 	snprintf(buf, len,
-		 "method %s ring %u check %s%s%s interval %s timeout %s fall %u rise %u%s",
+		 "method %s ring %u check %s%s%s interval %s timeout %s fall %u rise %u%s%s",
 		 method_name(o->method), o->ring_size, check_name(o->check), http ? " " : "",
 		 http ? o->check_path : "", duration_format(o->interval_ms, iv, sizeof(iv)),
 		 duration_format(o->timeout_ms, to, sizeof(to)), o->fall, o->rise,
-		 o->flags & XDPLB_VIP_F_HASH_SRC ? " src hash" : "");
+		 o->flags & XDPLB_VIP_F_HASH_SRC ? " src hash" : "", need);
 	return buf;
 }

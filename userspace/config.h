@@ -38,6 +38,7 @@
 #define XDPLB_DEFAULT_FALL	  3
 #define XDPLB_DEFAULT_RISE	  2
 #define XDPLB_DEFAULT_WEIGHT	  1
+#define XDPLB_DEFAULT_NEED	  1
 #define XDPLB_MAX_WEIGHT	  65535
 
 enum xdplb_check {
@@ -58,6 +59,7 @@ struct xdplb_vip_opts {
 	__u32 fall;
 	__u32 rise;
 	__u32 flags; /* XDPLB_VIP_F_HASH_SRC (`src hash`) */
+	__u32 need;  /* backends up for the VIP to be serving (announced) */
 };
 
 enum cmd_kind {
@@ -75,6 +77,9 @@ enum cmd_kind {
 	CMD_SAVE,
 	CMD_RESTORE,
 	CMD_TOP,
+	CMD_NODE_DRAIN,
+	CMD_NODE_UNDRAIN,
+	CMD_NODE_SHOW,
 	CMD_KIND_MAX,
 };
 
@@ -128,6 +133,11 @@ struct xdplb_model {
 	__u32 be_free_head;
 	__u32 be_free_len;
 	__u32 be_free_cap;
+	/* Node state, not configuration: kept in the state file, left out of
+	 * `save`.  `node drain`/`undrain` set drained and drained_given;
+	 * model_load takes drained from its input only when the input says it. */
+	bool drained;
+	bool drained_given;
 };
 
 /* config.c: text forms.  Parsers return 0 or -1; formatters return buf. */
@@ -165,6 +175,8 @@ void model_free(struct xdplb_model *m);
 int model_copy(struct xdplb_model *dst, const struct xdplb_model *src);
 int model_apply(struct xdplb_model *m, const struct xdplb_cmd *c, char *err, size_t errlen);
 int model_save(const struct xdplb_model *m, FILE *f);
+/* model_save, then the node state (`node drain`): what the state file holds. */
+int model_save_state(const struct xdplb_model *m, FILE *f);
 int model_load(struct xdplb_model *m, FILE *f, char *err, size_t errlen);
 /* Where model_assign_ids() takes ids from: a number, or -1 for "none". */
 struct model_id_source {

@@ -33,8 +33,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: lbd --iface IF [--xdp-mode auto|native|generic] [--socket PATH]\n"
-		"           [--socket-group GROUP] [--state PATH] [--pin DIR] [--metrics ADDR:PORT|none] [--flows N] [-v]\n"
-		"       lbd --iface IF [--pin DIR] --detach\n"
+		"           [--socket-group GROUP] [--state PATH] [--pin DIR] [--metrics ADDR:PORT|none] [--flows N]\n"
+		"           [--announce-table N] [-v]\n"
+		"       lbd --iface IF [--pin DIR] [--announce-table N] --detach\n"
 		"defaults: socket /run/xdplb/lbd.sock, state /var/lib/xdplb/state,\n"
 		"          pin /sys/fs/bpf/xdplb, metrics 127.0.0.1:9469, flows 1048576\n");
 }
@@ -63,6 +64,7 @@ static int parse_opts(int argc, char **argv, struct lbd_opts *o, bool *detach)
 		{ "socket-group", required_argument, 0, 'g' },
 		{ "pin", required_argument, 0, 'p' },	 { "metrics", required_argument, 0, 'M' },
 		{ "flows", required_argument, 0, 'f' },	 { "detach", no_argument, 0, 'd' },
+		{ "announce-table", required_argument, 0, 'A' },
 		{ "verbose", no_argument, 0, 'v' },	 { "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 }
 	};
@@ -87,6 +89,12 @@ static int parse_opts(int argc, char **argv, struct lbd_opts *o, bool *detach)
 				return fprintf(stderr, "lbd: --metrics: %s\n", err), -1;
 			break;
 		case 'd': *detach = true; break;
+		case 'A':
+			if (parse_u32(optarg, 1, 0xfffffffeu, &o->announce_table) ||
+			    (o->announce_table >= 253 && o->announce_table <= 255))
+				return fprintf(stderr, "lbd: bad --announce-table \"%s\" (1-4294967294, "
+					       "not 253-255: default, main, local)\n", optarg), -1;
+			break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'm':
@@ -382,6 +390,23 @@ static int attach(struct lbd *d)
 	return 0;
 }
 
+/* lbd --detach --announce-table N: withdraw every route lbd wrote there. */
+static int withdraw_all(__u32 table)
+{
+	struct announce *a;
+	char err[256];
+	__u32 changed = 0;
+	int ret;
+
+	a = announce_open(table, err, sizeof(err));
+	ret = a ? announce_set(a, NULL, 0, &changed, err, sizeof(err)) : -1;
+	announce_close(a);
+	if (ret)
+		return fprintf(stderr, "lbd: --announce-table: %s\n", err), -1;
+	lbd_log("withdrew %u route%s from table %u", changed, changed == 1 ? "" : "s", table);
+	return 0;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -403,6 +428,13 @@ static int start(struct lbd *d)
 		lbd_log("metrics on http://%s/metrics (port %u)", d->o.metrics, mon_port(d));
 	if (load_state(d) || open_datapath(d))
 		return -1;
+	if (d->o.announce_table) {
+		d->announce = announce_open(d->o.announce_table, err, sizeof(err));
+		if (!d->announce)
+			return fprintf(stderr, "lbd: --announce-table: %s\n", err), -1;
+		lbd_log("announcing serving VIP addresses in routing table %u%s",
+			d->o.announce_table, d->model.drained ? " (node drained: none)" : "");
+	}
 	d->neigh = neigh_open(d->loop, neigh_changed, d, err, sizeof(err));
 	if (!d->neigh)
 		return fprintf(stderr, "lbd: %s\n", err), -1;
@@ -435,6 +467,7 @@ static void stop(struct lbd *d)
 	ctl_close(d->ctl);
 	lbd_rt_free(d);
 	neigh_close(d->neigh);
+	announce_close(d->announce); /* the routes stay, as forwarding does */
 	if (d->loop)
 		loop_once(d->loop, 0); /* let stopped checks release their memory */
 	if (d->dp.skel)
@@ -460,6 +493,8 @@ int main(int argc, char **argv)
 	d.ifindex = (int)if_nametoindex(d.o.iface);
 	snprintf(d.pin_dir, sizeof(d.pin_dir), "%s/%s", d.o.pin_root, d.o.iface);
 	if (detach) {
+		if (d.o.announce_table && withdraw_all(d.o.announce_table))
+			return 1;
 		if (dp_detach(d.pin_dir, err, sizeof(err)))
 			return fprintf(stderr, "lbd: %s\n", err), 1;
 		lbd_log("detached from %s: removed %s", d.o.iface, d.pin_dir);

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <signal.h>
 
+#include "announce.h"
 #include "config.h"
 #include "dataplane.h"
 #include "health.h"
@@ -48,6 +49,8 @@ struct vip_rt {
 	struct xdplb_vip_info written;
 	bool have_written;
 	__u64 rebuilds;
+	__u32 up;                         /* ring members: weight > 0, healthy, resolved */
+	__u64 fingerprint;                /* of the current ring's backend addresses; 0: empty */
 };
 
 struct lbd_opts {
@@ -60,6 +63,7 @@ struct lbd_opts {
 	const char *pin_root;
 	const char *metrics;
 	__u32 flows;
+	__u32 announce_table;     /* --announce-table N; 0: off */
 	bool verbose;
 };
 
@@ -84,6 +88,9 @@ struct lbd {
 	bool resolve_all;       /* neighbours or routes changed: ask netlink for every backend */
 	__u64 ring_rebuilds, ctl_ops, ctl_errors;
 	struct lbd_mon mon;     /* rates, flow counts, /metrics (metrics.h) */
+	struct announce *announce; /* --announce-table (announce.h); NULL when off */
+	struct loop_timer announce_timer;
+	char announce_err[256]; /* why the last announce_set() failed; "" if it did not */
 	volatile sig_atomic_t stop;
 	int exit_status;        /* set with stop when lbd cannot go on */
 };
@@ -98,6 +105,17 @@ void lbd_rt_free(struct lbd *d);
 /* After adopting pinned maps: give the model the ids the datapath uses. */
 int lbd_adopt_ids(struct lbd *d);
 const char *be_state(const struct lbd *d, const struct xdplb_backend *b);
+
+/* node.c: what this node announces (lbd --announce-table, node drain). */
+bool lbd_vip_serving(const struct lbd *d, const struct xdplb_vip *v);
+/* Whether the address of VIP v is announced now (routes in the table). */
+bool lbd_vip_announced(const struct lbd *d, const struct xdplb_vip *v);
+/* Bring the announcement table in line with drain and health; then every
+ * LBD_ANNOUNCE_MS again (which repairs routes removed by hand). */
+void lbd_announce(struct lbd *d);
+int lbd_node_show(const struct lbd *d, bool json, struct strbuf *out);
+/* The ring fingerprint as text ("-" for an empty ring). */
+char *lbd_fingerprint(const struct vip_rt *vr, char *buf, size_t len);
 
 /* commands.c: the control socket's requests. */
 int lbd_handle(void *arg, char *req, size_t len, struct strbuf *out);

@@ -554,6 +554,51 @@ static void render_ops(const struct lbd *d, struct strbuf *out)
 	sb_free(&lab);
 }
 
+/* Serving, announcements, drain and ring fingerprints (node.c). */
+static void render_node(const struct lbd *d, const struct labels *l, struct strbuf *out)
+{
+	char as[XDPLB_ADDR_STRLEN], fp[24];
+	struct strbuf lab;
+	__u32 i, j;
+
+	mx_family(out, "xdplb_vip_serving", MX_GAUGE,
+		  "1 while at least `need` backends of the VIP are up (weight > 0, healthy, "
+		  "next hop resolved).");
+	for (i = 0; i < d->model.n_vips; i++)
+		mx_u64(out, "xdplb_vip_serving", l->text.buf + l->vip_off[i],
+		       lbd_vip_serving(d, &d->model.vips[i]));
+	mx_family(out, "xdplb_vip_ring_info", MX_GAUGE,
+		  "Always 1; the fingerprint of the VIP's ring (its backend addresses slot by "
+		  "slot): equal on every node that picks the same backends.");
+	sb_init(&lab, 0);
+	for (i = 0; i < d->model.n_vips; i++) {
+		sb_reset(&lab);
+		sb_printf(&lab, "%s", l->text.buf + l->vip_off[i]);
+		mx_label(&lab, "fingerprint", lbd_fingerprint(&d->vip[d->model.vips[i].id], fp,
+							      sizeof(fp)));
+		mx_u64(out, "xdplb_vip_ring_info", sb_str(&lab), 1);
+	}
+	mx_family(out, "xdplb_address_announced", MX_GAUGE,
+		  "1 while the VIP address is announced (a route in the --announce-table table).");
+	for (i = 0; i < d->model.n_vips; i++) {
+		const struct xdplb_vip *v = &d->model.vips[i];
+
+		for (j = 0; j < i; j++) /* each address once: the first of its VIPs */
+			if (d->model.vips[j].key.family == v->key.family &&
+			    !memcmp(&d->model.vips[j].key.addr, &v->key.addr, sizeof(v->key.addr)))
+				break;
+		if (j < i)
+			continue;
+		sb_reset(&lab);
+		mx_label(&lab, "address", addr_format(&v->key.addr, v->key.family, as, sizeof(as)));
+		mx_u64(out, "xdplb_address_announced", sb_str(&lab), lbd_vip_announced(d, v));
+	}
+	sb_free(&lab);
+	mx_family(out, "xdplb_node_drained", MX_GAUGE,
+		  "1 while the node is drained (lbctl node drain): nothing announced.");
+	mx_u64(out, "xdplb_node_drained", NULL, d->model.drained);
+}
+
 static void render_daemon(const struct lbd *d, struct strbuf *out)
 {
 	struct strbuf lab;
@@ -598,6 +643,7 @@ int metrics_render(struct lbd *d, struct strbuf *out)
 	render_stats(&st, out);
 	render_flow_tables(d, out);
 	render_ops(d, out);
+	render_node(d, &l, out);
 	render_daemon(d, out);
 	labels_free(&l);
 	d->mon.scrapes++;

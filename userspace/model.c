@@ -420,6 +420,11 @@ int model_apply(struct xdplb_model *m, const struct xdplb_cmd *c, char *err, siz
 	case CMD_BACKEND_SET:
 	case CMD_BACKEND_DEL:
 		return apply_backend(m, c, err, errlen);
+	case CMD_NODE_DRAIN:
+	case CMD_NODE_UNDRAIN:
+		m->drained = c->kind == CMD_NODE_DRAIN;
+		m->drained_given = true;
+		return 0;
 	default:
 		return cfg_error(err, errlen, "\"%s\" does not change the configuration",
 				 cmd_kind_name(c->kind, name, sizeof(name)));
@@ -445,6 +450,15 @@ int model_save(const struct xdplb_model *m, FILE *f)
 				addr_format(&b->addr, b->family, as, sizeof(as)), b->weight);
 		}
 	}
+	return ferror(f) ? -1 : 0;
+}
+
+int model_save_state(const struct xdplb_model *m, FILE *f)
+{
+	if (model_save(m, f))
+		return -1;
+	if (m->drained)
+		fprintf(f, "node drain\n");
 	return ferror(f) ? -1 : 0;
 }
 
@@ -614,6 +628,9 @@ int model_load(struct xdplb_model *m, FILE *f, char *err, size_t errlen)
 		model_free(&fresh);
 		return oom(err, errlen);
 	}
+	if (fresh.drained_given)
+		work.drained = fresh.drained;
+	work.drained_given = false;
 	model_free(&fresh);
 	model_free(m);
 	*m = work;

@@ -198,6 +198,11 @@ static int opt_src(struct parser *p, struct xdplb_cmd *c, const char *kw)
 	return 0;
 }
 
+static int opt_need(struct parser *p, struct xdplb_cmd *c, const char *kw)
+{
+	return opt_number(p, kw, 1, XDPLB_MAX_BACKENDS_PER_VIP, &c->opts.need);
+}
+
 static const struct cmd_opt vip_opts[] = {
     {"method", "l2|ipip|gue", opt_method},
     {"ring", "M", opt_ring},
@@ -207,6 +212,7 @@ static const struct cmd_opt vip_opts[] = {
     {"fall", "N", opt_fall},
     {"rise", "N", opt_rise},
     {"src", "hash", opt_src},
+    {"need", "N", opt_need},
     {NULL, NULL, NULL},
 };
 
@@ -450,6 +456,15 @@ static const struct cmd_verb restore_verbs[] = {
     {0},
 };
 
+static const struct cmd_verb node_verbs[] = {
+    {"drain", CMD_NODE_DRAIN, parse_nothing, "", NULL,
+     "withdraw every announced VIP address (forwarding goes on)"},
+    {"undrain", CMD_NODE_UNDRAIN, parse_nothing, "", NULL, "announce serving VIP addresses again"},
+    {"show", CMD_NODE_SHOW, parse_nothing, "", NULL,
+     "each VIP address: announced or not, and why"},
+    {0},
+};
+
 static const struct cmd_verb help_verbs[] = {
     {NULL, CMD_HELP, parse_help, "[OBJECT]", NULL, "show the commands (of one OBJECT)"},
     {0},
@@ -464,6 +479,7 @@ static const struct cmd_object objects[] = {
     {"flow", flow_verbs, "one flow"},
     {"save", save_verbs, "the configuration as text"},
     {"restore", restore_verbs, "configuration from text"},
+    {"node", node_verbs, "this node's announcements (lbd --announce-table)"},
     {"help", help_verbs, "this text"},
     {0},
 };
@@ -581,7 +597,8 @@ const char *cmd_kind_name(enum cmd_kind kind, char *buf, size_t len)
 bool cmd_is_change(enum cmd_kind kind)
 {
 	return kind == CMD_VIP_ADD || kind == CMD_VIP_DEL || kind == CMD_BACKEND_ADD ||
-	       kind == CMD_BACKEND_SET || kind == CMD_BACKEND_DEL;
+	       kind == CMD_BACKEND_SET || kind == CMD_BACKEND_DEL || kind == CMD_NODE_DRAIN ||
+	       kind == CMD_NODE_UNDRAIN;
 }
 
 /* Print one unit of a synopsis, wrapping before column 80. */

@@ -124,7 +124,8 @@ static void row_text(struct lbd *d, const struct stat_row *row, struct strbuf *o
 	if (unique_clients(d, row->v, row->b ? row->b->id : XDPLB_NO_BACKEND, &n))
 		snprintf(uc, sizeof(uc), "%llu", (unsigned long long)n);
 	sb_printf(out, "%-32s %-10s %7s %7s %12llu %14llu %10llu %8s\n", name,
-		  row->b ? be_state(d, row->b) : "", si(row->r.pps, pps, sizeof(pps)),
+		  row->b ? be_state(d, row->b) : lbd_vip_serving(d, row->v) ? "serving" : "down",
+		  si(row->r.pps, pps, sizeof(pps)),
 		  si(row->r.bps, bps, sizeof(bps)), (unsigned long long)row->c.packets,
 		  (unsigned long long)row->c.bytes, (unsigned long long)row->c.new_flows, uc);
 }
@@ -140,7 +141,10 @@ static void row_json(struct lbd *d, const struct stat_row *row, struct strbuf *o
 			  be_state(d, row->b), d->be[row->b->id].up ? "true" : "false",
 			  row->b->weight);
 	else
-		sb_printf(out, "{\"vip\":\"%s\",", vip_format(&row->v->key, s, sizeof(s)));
+		sb_printf(out, "{\"vip\":\"%s\",\"serving\":%s,\"announced\":%s,",
+			  vip_format(&row->v->key, s, sizeof(s)),
+			  lbd_vip_serving(d, row->v) ? "true" : "false",
+			  lbd_vip_announced(d, row->v) ? "true" : "false");
 	sb_printf(out, "\"packets\":%llu,\"bytes\":%llu,\"new_flows\":%llu,\"pps\":%.1f,"
 		  "\"bps\":%.1f,\"unique_clients\":", (unsigned long long)row->c.packets,
 		  (unsigned long long)row->c.bytes, (unsigned long long)row->c.new_flows,
@@ -208,6 +212,11 @@ static void stats_global(struct lbd *d, bool json, struct strbuf *out)
 		sb_printf(out, json ? "%s\"%s\":%llu" : "%s%s %llu", i ? (json ? "," : " ") : " ",
 			  stat_names[i], (unsigned long long)st.v[i]);
 	sb_printf(out, json ? "}" : "\n");
+	sb_printf(out, json ? ",\"node\":{\"drained\":%s,\"announce_table\":%u}" :
+			      "node: %s, announce table %u (0: off; lbctl node show)\n",
+		  json ? (d->model.drained ? "true" : "false")
+		       : (d->model.drained ? "drained" : "not drained"),
+		  d->o.announce_table);
 }
 
 /* The VIPs to show, in model order or by rate. */

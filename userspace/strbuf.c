@@ -84,3 +84,17 @@ const char *sb_str(struct strbuf *sb)
 {
 	return sb->buf ? sb->buf : "";
 }
+
+void sb_json_str(struct strbuf *sb, const char *s)
+{
+	sb_append(sb, "\"", 1);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			sb_printf(sb, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			sb_printf(sb, "\\u%04x", *s);
+		else
+			sb_append(sb, s, 1);
+	}
+	sb_append(sb, "\"", 1);
+}

@@ -17,6 +17,8 @@ void sb_free(struct strbuf *sb);
 void sb_reset(struct strbuf *sb);
 bool sb_append(struct strbuf *sb, const void *data, size_t len);
 bool sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as a JSON string, quotes included. */
+void sb_json_str(struct strbuf *sb, const char *s);
 /* Always NUL-terminated (an empty buffer gives ""). */
 const char *sb_str(struct strbuf *sb);
 

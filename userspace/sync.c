@@ -281,6 +281,24 @@ static __u32 ring_members(struct lbd *d, const struct xdplb_vip *v, struct magle
 	return n;
 }
 
+/* What the ring says, as addresses: the same on every node whose ring
+ * picks the same backends, whatever ids they have there. */
+static __u64 ring_fingerprint(const struct lbd *d, __u32 m)
+{
+	__u64 h = 0xcbf29ce484222325ull;
+	__u32 i, id;
+
+	if (d->table[0] == XDPLB_NO_BACKEND)
+		return 0;
+	h = fnv(h, &m, sizeof(m));
+	for (i = 0; i < m; i++) {
+		id = d->table[i];
+		h = fnv(h, &d->be[id].family, 1);
+		h = fnv(h, &d->be[id].addr, d->be[id].family == XDPLB_AF_INET ? 4 : 16);
+	}
+	return h ? h : 1;
+}
+
 /* Build the ring anew if its members changed; *retired is the slot of the
  * ring that stops being the previous one, to free once the VIP entry no
  * longer names it. */
@@ -294,6 +312,7 @@ static int vip_ring(struct lbd *d, const struct xdplb_vip *v, struct vip_rt *vr,
 	if (!mb)
 		return -ENOMEM;
 	n = ring_members(d, v, mb, &sig);
+	vr->up = n;
 	if (vr->ring != XDPLB_NO_RING && sig == vr->ring_sig) {
 		free(mb);
 		return 0;
@@ -316,6 +335,7 @@ static int vip_ring(struct lbd *d, const struct xdplb_vip *v, struct vip_rt *vr,
 	vr->ring = slot;
 	vr->ring_size = v->opts.ring_size;
 	vr->ring_sig = sig;
+	vr->fingerprint = ring_fingerprint(d, vr->ring_size);
 	vr->rebuilds++;
 	d->ring_rebuilds++;
 	return 0;
@@ -516,6 +536,7 @@ int lbd_sync(struct lbd *d, char *err, size_t errlen)
 		ret = drop_stale(d);
 	if (ret)
 		snprintf(err, errlen, "cannot update the datapath: %s", strerror(-ret));
+	lbd_announce(d);
 	d->adopting = false;
 	if (!ret)
 		d->resolve_all = false;
