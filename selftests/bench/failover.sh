@@ -34,9 +34,6 @@ RUNS=${FAILOVER_RUNS:-3}
 MD=$BENCH_DIR/failover.md
 V4="$E_VIP4:80/tcp"
 
-# DEV: until lbd has --announce-table, the routes lbd would write are written here
-MANUAL=0
-"$SAN/lbd" --help 2>&1 | grep -q announce-table || MANUAL=1
 lbctl_n() { local i=$1; shift; "$SAN/lbctl" -s "$TMP/lb$i.sock" "$@"; }
 routed() { ecmp_nexthops "$P" $E_VIP4 | grep -qx "$(e_lb4 "$1")"; }
 unrouted() { ! routed "$1"; }
@@ -55,13 +52,12 @@ lab() {
 			return 1
 		ip netns exec "$P-lb$i" "$SAN/lbd" --iface eth0 --xdp-mode native --socket "$TMP/lb$i.sock" \
 			--state "$TMP/lb$i.state" --pin "$PIN/lb$i" --metrics none \
-			$([ $MANUAL = 1 ] || echo --announce-table $E_TABLE) 2>>"$TMP/lb$i.log" &
+			--announce-table $E_TABLE 2>>"$TMP/lb$i.log" &
 		wait_for 150 test -S "$TMP/lb$i.sock" && wait_for 50 lbctl_n $i vip show || return 1
 		{
 			echo "vip add $V4 method l2 check none"
 			for b in 0 1 2; do echo "backend add $V4 ${E_BE4[$b]}"; done
 		} | lbctl_n $i restore - || return 1
-		[ $MANUAL = 0 ] || ip -n "$P-lb$i" route add $E_VIP4/32 dev lo table $E_TABLE proto 249 || return 1
 	done
 	wait_for 300 routed 1 && wait_for 100 routed 2
 }

@@ -33,17 +33,6 @@ all_routed() { # all_routed ADDR: every node is a next hop
 	local i
 	for ((i = 1; i <= NODES; i++)); do routed "$1" $i || return 1; done
 }
-# DEV: until lbd has --announce-table, the test writes the routes itself
-MANUAL=0
-"$SAN/lbd" --help 2>&1 | grep -q announce-table || MANUAL=1
-m_routes() { # m_routes add|del NODE ADDR...
-	local op=$1 i=$2 a
-	shift 2
-	for a in "$@"; do
-		case $a in *:*) ip -n "$P-lb$i" route "$op" "$a/128" dev lo table $E_TABLE proto 249 ;;
-		*) ip -n "$P-lb$i" route "$op" "$a/32" dev lo table $E_TABLE proto 249 ;; esac
-	done
-}
 # table_holds NODE ADDR...: NODE's announce table has a host route for each ADDR
 table_holds() {
 	local i=$1 a
@@ -63,7 +52,7 @@ lbd_start() {
 	rm -f "$TMP/lb$i.sock"
 	ip netns exec "$P-lb$i" "$SAN/lbd" --iface eth0 --xdp-mode native --socket "$TMP/lb$i.sock" \
 		--state "$TMP/lb$i.state" --pin "$PIN/lb$i" --metrics "127.0.0.1:$((9470 + i))" \
-		$([ $MANUAL = 1 ] || echo --announce-table $E_TABLE) 2>>"$TMP/lb$i.log" &
+		--announce-table $E_TABLE 2>>"$TMP/lb$i.log" &
 	LBD[$i]=$!
 	wait_for 150 test -S "$TMP/lb$i.sock" && wait_for 50 lbctl_n "$i" vip show
 }
@@ -152,7 +141,6 @@ unconfigure() {
 	for ((i = 1; i <= NODES; i++)); do
 		for v in "$V4" "$V6" "$V4B"; do lbctl_n $i vip del "$v" >/dev/null 2>&1; done
 	done
-	if [ $MANUAL = 1 ]; then for ((i = 1; i <= NODES; i++)); do m_routes del $i $E_VIP4 $E_VIP6 $E_VIP4B; done; fi
 	wait_for 50 no_route $E_VIP4 && wait_for 50 no_route $E_VIP6
 }
 
@@ -230,8 +218,7 @@ step_drain() {
 	local t0 t
 	ecmp_monitor_start "$P" "$TMP/mon"
 	t0=$(date +%s%N)
-	if [ $MANUAL = 1 ]; then m_routes del 2 $E_VIP4 $E_VIP6 $E_VIP4B; else
-	check "$1/drain" lbctl_n 2 node drain; fi
+	check "$1/drain" lbctl_n 2 node drain
 	t=$(withdrawal 2 "$t0" $E_VIP4 $E_VIP6 $E_VIP4B)
 	ecmp_monitor_stop
 	echo "# $1: the drained node was withdrawn from the router after ${t:-(not within 3 s)} ms"
@@ -241,8 +228,7 @@ step_drain() {
 	check "$1/drained_node_idle_v6" still 2 "$V6"
 	check "$1/traffic_moved_v4" grows 1 "$V4"
 	check "$1/traffic_moved_v6" grows 1 "$V6"
-	if [ $MANUAL = 1 ]; then m_routes add 2 $E_VIP4 $E_VIP6 $E_VIP4B; else
-	check "$1/undrain" lbctl_n 2 node undrain; fi
+	check "$1/undrain" lbctl_n 2 node undrain
 	check "$1/undrained_node_announced" wait_for 50 all_routed $E_VIP4
 	check "$1/undrained_node_announced_v6" wait_for 50 all_routed $E_VIP6
 }
@@ -288,7 +274,6 @@ step_restart() {
 round() { # round restore|commands
 	local r=$1 f
 	check "$r/configured" configure "$r"
-	if [ $MANUAL = 1 ]; then for ((i = 1; i <= NODES; i++)); do m_routes add $i $E_VIP4 $E_VIP6 $E_VIP4B; done; fi
 	check "$r/announced_v4" wait_for 100 all_routed $E_VIP4
 	check "$r/announced_v6" wait_for 100 all_routed $E_VIP6
 	check "$r/talk_started" talk_start
@@ -298,7 +283,7 @@ round() { # round restore|commands
 	step_both_nodes "$r"
 	step_node_dies "$r"
 	step_drain "$r"
-	[ $MANUAL = 1 ] || step_health "$r"
+	step_health "$r"
 	step_restart "$r"
 	talk_stop
 	for f in 4 6; do
