@@ -117,7 +117,7 @@ config_text() {
 
 # configure restore|commands: the same configuration on every node
 configure() {
-	local i b
+	local i b v
 	if [ "$1" = restore ]; then
 		config_text >"$TMP/conf"
 		for ((i = 1; i <= NODES; i++)); do lbctl_n $i restore "$TMP/conf" || return 1; done
@@ -290,7 +290,7 @@ round() { # round restore|commands
 		read -r _ o _ b _ m _ g _ a <"$TMP/talk$f"
 		echo "# $r: IPv$f opened $o broken $b moved $m longest gap $g ms answered $a" \
 			"(broken by: $(awk '/^conn/ && $8 == "broken" { w[$NF]++ }
-				END { for (k in w) printf "%s %d ", k, w[k] }' "$TMP/talk$f"))"
+				END { for (k in w) { printf "%s%s %d", sep, k, w[k]; sep = ", " } }' "$TMP/talk$f"))"
 		cp "$TMP/talk$f" "$BUILD/test_ecmp-$r-talk$f.txt" 2>/dev/null
 	done
 	unconfigure
