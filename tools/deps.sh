@@ -16,6 +16,7 @@ PKGS=(
 	cppcheck clang-tidy # make lint (tools/lint.sh)
 	qemu-system-x86 # selftests/k61: the BPF objects on Debian 12's 6.1 kernel in a VM
 	haproxy wrk # test_outage.sh, bench outage: the HAProxy reference
+	bird2 # test_ecmp.sh, lab up ecmp, bench failover: BGP + BFD between router and LB nodes
 	dpkg-dev lintian man-db bash-completion systemd # make deb, test_install.sh (lintian, man, completion, systemd-analyze)
 	# benchmarks
 	gnuplot-nox # PNG plots in build/bench/
@@ -43,5 +44,14 @@ if [[ " ${missing[*]} " == *" haproxy "* ]]; then
 	else
 		invoke-rc.d haproxy stop >/dev/null 2>&1 || true
 		update-rc.d haproxy disable >/dev/null 2>&1 || true
+	fi
+fi
+# bird2 enables a system BIRD too: the tests run one BIRD per namespace
+if [[ " ${missing[*]} " == *" bird2 "* ]]; then
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now bird >/dev/null 2>&1 || true
+	else
+		invoke-rc.d bird stop >/dev/null 2>&1 || true
+		update-rc.d bird disable >/dev/null 2>&1 || true
 	fi
 fi
