@@ -16,6 +16,7 @@ PKGS=(
 	cppcheck clang-tidy # make lint (tools/lint.sh)
 	qemu-system-x86 # selftests/k61: the BPF objects on Debian 12's 6.1 kernel in a VM
 	haproxy wrk # test_outage.sh, bench outage: the HAProxy reference
+	docker.io busybox-static # test_docker.sh, lab up docker: a dockerd per backend namespace
 	# benchmarks
 	gnuplot-nox # PNG plots in build/bench/
 )
@@ -43,4 +44,16 @@ if [[ " ${missing[*]} " == *" haproxy "* ]]; then
 		invoke-rc.d haproxy stop >/dev/null 2>&1 || true
 		update-rc.d haproxy disable >/dev/null 2>&1 || true
 	fi
+fi
+# docker.io enables docker and containerd services: the tests run their own
+# dockerd (with its own containerd) per namespace, so keep the system ones stopped
+if [[ " ${missing[*]} " == *" docker.io "* ]]; then
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now docker.socket docker.service containerd.service >/dev/null 2>&1 || true
+	else
+		invoke-rc.d docker stop >/dev/null 2>&1 || true
+		update-rc.d docker disable >/dev/null 2>&1 || true
+	fi
+	# a system dockerd that started anyway (it stops the containerd it started)
+	[ -s /run/docker.pid ] && kill -TERM "$(cat /run/docker.pid)" 2>/dev/null || true
 fi
