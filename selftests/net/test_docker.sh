@@ -87,8 +87,8 @@ start_backends() {
 	for i in 0 1 2; do check "dockerd_up_${BES[$i]}" wait "${pids[$i]}" || return 1; done
 	for n in "${BES[@]}"; do
 		check "image_imported_$n" dk_image "$(dkd "$n")" "$TMP/rootfs" || return 1
-		check "container_run_$n" dkn $n run -d --init --name web --label xdplb.web -e NAME=$n \
-			-p 80:80 $DK_IMAGE >/dev/null || return 1
+		check "container_run_$n" dkq $n run -d --init --name web --label xdplb.web -e NAME=$n \
+			-p 80:80 $DK_IMAGE || return 1
 	done
 	# the published port on each host's own address (what the health checks reach)
 	for i in 0 1 2; do
@@ -240,6 +240,10 @@ longlived() {
 		"http://$VIP4/cgi-bin/stream?250" >"$out" 2>&1 &
 	pid=$!
 	check "${name}_stream_started" wait_for 100 bash -c "[ \$(wc -l <'$out') -ge 3 ]"
+	# be1's conntrack: the DNAT'd flow, whose reply leaves from the VIP
+	check "${name}_conntrack_dnat" nsx be1 grep -qE \
+		"src=${CL4S[0]} dst=$VIP4 sport=$port dport=80 src=172\.17\.[0-9.]+ dst=${CL4S[0]} sport=80 dport=$port " \
+		/proc/net/nf_conntrack || nsx be1 grep "sport=$port" /proc/net/nf_conntrack
 	check "${name}_done" "$@"
 	n1=$(wc -l <"$out")
 	check "${name}_stream_goes_on" wait_for 100 bash -c "[ \$(wc -l <'$out') -ge $((n1 + 5)) ]"
@@ -265,8 +269,8 @@ swarm_service() {
 }
 swarm_tasks() { [ "$(dkn be3 ps -q --filter label=xdplb.web --filter status=running | wc -l)" = "$1" ]; }
 test_swarm() {
-	check swarm_container_removed dkn be3 rm -f web >/dev/null
-	check swarm_init dkn be3 swarm init --advertise-addr ${BE4[2]} >/dev/null || return
+	check swarm_container_removed dkq be3 rm -f web
+	check swarm_init dkq be3 swarm init --advertise-addr ${BE4[2]} || return
 	check swarm_service_created swarm_service || return
 	check swarm_task_running wait_for 300 swarm_tasks 1 || { dkn be3 service ps --no-trunc web; return; }
 	check swarm_host_mode_dnat bash -c \

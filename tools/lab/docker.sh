@@ -31,8 +31,10 @@ dk_rootfs() {
 	local r=$1 a
 	mkdir -p "$r/bin" "$r/www/cgi-bin" "$r/tmp" || return 1
 	cp /bin/busybox "$r/bin/busybox" || return 1
-	ldd "$r/bin/busybox" 2>&1 | grep -q 'not a dynamic executable' ||
-		{ echo "dk_rootfs: /bin/busybox is not static (install busybox-static)" >&2; return 1; }
+	if ldd "$r/bin/busybox" >/dev/null 2>&1; then # exit 1: "not a dynamic executable"
+		echo "dk_rootfs: /bin/busybox is not static (install busybox-static)" >&2
+		return 1
+	fi
 	for a in sh httpd sleep cat; do ln -sf busybox "$r/bin/$a" || return 1; done
 	cat >"$r/bin/web" <<-'EOF'
 	#!/bin/sh
