@@ -84,10 +84,8 @@ dk_image() {
 # containerd and shims (their command lines name D), its containers (in
 # CGROUP).
 dk_pids() {
-	local d=$1 cg=$2 p f
-	for p in /proc/[0-9]*; do
-		tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$d/" && echo "${p#/proc/}"
-	done
+	local d=$1 cg=$2 f
+	pgrep -f -- "$d/"
 	for f in $(find /sys/fs/cgroup -maxdepth 6 -path "*/$cg/*" -name cgroup.procs 2>/dev/null); do
 		cat "$f" 2>/dev/null
 	done
@@ -125,6 +123,15 @@ dk_stop() {
 	done
 	find /sys/fs/cgroup -maxdepth 6 -depth -type d -path "*/$cg*" -exec rmdir {} \; 2>/dev/null
 	rm -rf "$d"
+	return 0
+}
+
+# dk_run_dirs: remove /run/docker/plugins and /run/containerd/s (made by
+# dockerd and containerd whatever their flags) when empty and no dockerd
+# runs any more.
+dk_run_dirs() {
+	pgrep -x dockerd >/dev/null && return 0
+	rmdir /run/docker/plugins /run/docker /run/containerd/s /run/containerd 2>/dev/null
 	return 0
 }
 
