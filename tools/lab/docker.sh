@@ -91,13 +91,28 @@ dk_pids() {
 	done
 }
 
+# dk_shim_sockets PID...: the sockets of those PIDs that are containerd
+# shims: /run/containerd/s/ and sha256 of "ADDRESS/NAMESPACE/ID" (containerd
+# 1.6, checked here against live shims).
+dk_shim_sockets() {
+	local p
+	for p in "$@"; do
+		tr '\0' '\n' 2>/dev/null <"/proc/$p/cmdline" | awk '
+			/^-namespace$/ {getline ns} /^-id$/ {getline id} /^-address$/ {getline a}
+			END {if (ns != "" && id != "" && a != "") print a "/" ns "/" id}' |
+			while IFS= read -r k; do
+				echo "/run/containerd/s/$(printf '%s' "$k" | sha256sum | cut -d' ' -f1)"
+			done
+	done
+}
+
 # dk_stop D CGROUP: the dockerd in D and everything it made gone: swarm
 # left, containers removed, dockerd and containerd stopped (killed after
 # 30 s), then whatever is left killed, its mounts under D unmounted, its
 # cgroups removed and D deleted.  The namespace's iptables rules go with
 # the namespace.  Safe to call twice, and on a dockerd that never started.
 dk_stop() {
-	local d=$1 cg=$2 pid i m left
+	local d=$1 cg=$2 pid i m left socks=""
 	[ -d "$d" ] || return 0
 	if [ -S "$d/sock" ] && DOCKER_HOST=unix://$d/sock timeout 10 docker info >/dev/null 2>&1; then
 		DOCKER_HOST=unix://$d/sock timeout 30 docker swarm leave --force >/dev/null 2>&1
@@ -114,9 +129,12 @@ dk_stop() {
 	for ((i = 0; i < 3; i++)); do
 		left=$(dk_pids "$d" "$cg" | sort -u)
 		[ -z "$left" ] && break
+		socks+=" $(dk_shim_sockets $left)"
 		kill -9 $left 2>/dev/null
 		sleep 0.3
 	done
+	# a killed shim leaves its socket in /run/containerd/s
+	[ -z "${socks// /}" ] || rm -f $socks
 	# deepest first; lazily if busy
 	for m in $(awk -v d="$d/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
