@@ -18,6 +18,7 @@ PKGS=(
 	haproxy wrk # test_outage.sh, bench outage: the HAProxy reference
 	bird2 # test_ecmp.sh, lab up ecmp, bench failover: BGP + BFD between router and LB nodes
 	dpkg-dev lintian man-db bash-completion systemd # make deb, test_install.sh (lintian, man, completion, systemd-analyze)
+	docker.io busybox-static # test_docker.sh, lab up docker: a dockerd per backend namespace
 	# benchmarks
 	gnuplot-nox # PNG plots in build/bench/
 )
@@ -54,4 +55,16 @@ if [[ " ${missing[*]} " == *" bird2 "* ]]; then
 		invoke-rc.d bird stop >/dev/null 2>&1 || true
 		update-rc.d bird disable >/dev/null 2>&1 || true
 	fi
+fi
+# docker.io enables docker and containerd services: the tests run their own
+# dockerd (with its own containerd) per namespace, so keep the system ones stopped
+if [[ " ${missing[*]} " == *" docker.io "* ]]; then
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now docker.socket docker.service containerd.service >/dev/null 2>&1 || true
+	else
+		invoke-rc.d docker stop >/dev/null 2>&1 || true
+		update-rc.d docker disable >/dev/null 2>&1 || true
+	fi
+	# a system dockerd that started anyway (it stops the containerd it started)
+	[ -s /run/docker.pid ] && kill -TERM "$(cat /run/docker.pid)" 2>/dev/null || true
 fi
