@@ -148,7 +148,8 @@ static void show_vip_text(const struct lbd *d, const struct xdplb_vip *v, struct
 	char vs[XDPLB_VIP_STRLEN], os[XDPLB_OPTS_STRLEN], fp[24];
 	__u32 i;
 
-	sb_printf(out, "%s %s (%u backends; %s, %u up of need %u%s; ring %s)\n",
+	/* no " up " here: scripts count backends with grep ' up ' */
+	sb_printf(out, "%s %s (%u backends; %s: %u of need %u up%s; ring %s)\n",
 		  vip_format(&v->key, vs, sizeof(vs)), vip_opts_format(&v->opts, os, sizeof(os)),
 		  v->n_backends, lbd_vip_serving(d, v) ? "serving" : "not serving",
 		  d->vip[v->id].up, v->opts.need,

@@ -6,6 +6,7 @@ set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
+[[ $BUILD == /* ]] || BUILD=$PWD/$BUILD # make test passes BUILD=build: tests cd and apt needs ./
 SAN=${SAN:-$BUILD/san}           # lbd, lbctl built with ASan + UBSan
 P=xlb$$                          # namespace prefix: this run only
 TMP=$(mktemp -d /tmp/xdplb-net.XXXXXX)

@@ -47,7 +47,7 @@ test_routes() {
 	check route_form bash -c "ip -n $P-lb route show table $TABLE proto 249 | grep -q '^$VIP4 dev lo scope link'"
 	check vip_need_saved bash -c "'$SAN/lbctl' -s '$SOCK' save | grep -qx 'vip add $VIP443 .* need 2'"
 	# :443 has one backend up of the two it needs; :80 on the same address serves
-	check need_not_serving bash -c "'$SAN/lbctl' -s '$SOCK' vip show $VIP443 | grep -q 'not serving, 1 up of need 2, announced'"
+	check need_not_serving bash -c "'$SAN/lbctl' -s '$SOCK' vip show $VIP443 | grep -q 'not serving: 1 of need 2 up, announced'"
 	check need_metric_0 metric_line "xdplb_vip_serving{vip=\"$VIP443\"} 0"
 	check need_metric_1 metric_line "xdplb_vip_serving{vip=\"$VIP80\"} 1"
 	check address_metric metric_line "xdplb_address_announced{address=\"$VIP4\"} 1"
@@ -65,7 +65,7 @@ test_health() {
 	stop_serve be1 443
 	check all_down_withdrawn wait_for 50 routes_are "" || routes
 	check all_down_metric metric_line "xdplb_address_announced{address=\"$VIP4\"} 0"
-	check all_down_vip_show bash -c "'$SAN/lbctl' -s '$SOCK' vip show $VIP80 | grep -q 'not serving, 0 up of need 1, not announced'"
+	check all_down_vip_show bash -c "'$SAN/lbctl' -s '$SOCK' vip show $VIP80 | grep -q 'not serving: 0 of need 1 up, not announced'"
 	check node_show_why bash -c "'$SAN/lbctl' -s '$SOCK' node show | grep -q '^$VIP4 *not announced *no VIP serving'"
 	serve be2 80 # IPv4 only: one address back, the other not
 	check one_up_announced wait_for 50 routes_are "$VIP4/32 " || routes

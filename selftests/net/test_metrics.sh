@@ -59,7 +59,7 @@ test_known_traffic() {
 	bsum=$(scrape | awk -v s="xdplb_backend_packets_total{vip=\"$UDP_VIP\"," 'index($0, s) == 1 { n += $NF } END { print n }')
 	check known_traffic_backends_sum test "$bsum" = "$p1"
 	js=$(lbctl -j stats $UDP_VIP)
-	check known_traffic_lbctl_agrees grep -q "\"vip\":\"$UDP_VIP\",\"packets\":$p1,\"bytes\":$b1,\"new_flows\":$f1," <<<"$js"
+	check known_traffic_lbctl_agrees grep -q "\"vip\":\"$UDP_VIP\",\"serving\":true,\"announced\":false,\"packets\":$p1,\"bytes\":$b1,\"new_flows\":$f1," <<<"$js"
 	check known_traffic_flows_listed bash -c "'$SAN/lbctl' -s '$SOCK' -j flows $UDP_VIP | grep -q '\"total\":4,\"established\":4,\"half_open\":0,'"
 	check known_traffic_flows_sorted bash -c "'$SAN/lbctl' -s '$SOCK' flows $UDP_VIP top 2 | awk 'NR > 1 { print \$7 }' | sort -c -rn"
 }
