@@ -499,6 +499,36 @@ TEST(metrics_lbd)
 			close(nul);
 		d.vip[vid].ring_size = 0;
 	}
+	if (test__start_subtest("count_start_kept")) {
+		/* a count 5 s in, between the IPv4 and IPv6 established maps
+		 * (the walk's cursor state is fresh there): the count's start
+		 * stays where it was */
+		char err[128];
+		int k;
+
+		d.loop = loop_new();
+		if (ASSERT_OK_PTR(d.loop, "loop") &&
+		    ASSERT_OK(mon_start(&d, NULL, err, sizeof(err)), "mon_start")) {
+			memset(&d.mon.walk, 0, sizeof(d.mon.walk));
+			d.mon.walk.table = DP_FLOWS_ESTABLISHED;
+			d.mon.walk.family = 1;
+			d.mon.counting = true;
+			d.mon.counted = false;
+			d.mon.count_started_ms = loop_now_ms() - 5000;
+			for (k = 0; k < 100 && !d.mon.counted; k++)
+				d.mon.count_timer.cb(&d.mon.count_timer);
+			ASSERT_TRUE(d.mon.counted, "the count ended");
+			ASSERT_GE(d.mon.count_seconds, 4.9, "its duration counts from its start");
+			mon_stop(&d);
+		}
+		/* the next subtests see lbd before its first count */
+		d.mon.counted = d.mon.counting = false;
+		memset(d.mon.entries, 0, sizeof(d.mon.entries));
+		memset(&d.mon.walk, 0, sizeof(d.mon.walk));
+		if (d.loop)
+			loop_free(d.loop);
+		d.loop = NULL;
+	}
 	if (test__start_subtest("page")) {
 		ASSERT_OK(metrics_render(&d, &page), "render");
 		check_page(&page);
