@@ -579,6 +579,38 @@ TEST(metrics_lbd)
 		ASSERT_OK(ask(&d, "flows", &out), "text");
 		ASSERT_TRUE(strstr(sb_str(&out), " 20001 ") != NULL, "all without top");
 	}
+	if (test__start_subtest("sync_be_drop_retried")) {
+		/* a removed backend whose map write fails stays known, and the
+		 * next sync writes its entry inactive */
+		struct xdplb_backend_info bi;
+		char err[256];
+		__u32 id = d.model.vips[0].backends[1].id;
+		int bfd = bpf_map__fd(d.dp.skel->maps.backends), saved = dup(bfd),
+		    nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		d.loop = loop_new();
+		if (ASSERT_OK_PTR(d.loop, "loop") && ASSERT_GE(saved, 0, "dup") &&
+		    ASSERT_GE(nul, 0, "open") &&
+		    ASSERT_OK(lbd_sync(&d, err, sizeof(err)), "first sync") &&
+		    ASSERT_OK(fix_apply(&d.model, "backend del 10.0.0.100:53/udp 10.0.1.2"), "del") &&
+		    ASSERT_EQ(dup2(nul, bfd), bfd, "break the backends map")) {
+			ASSERT_ERR(lbd_sync(&d, err, sizeof(err)), "sync with the map broken");
+			dup2(saved, bfd);
+			ASSERT_TRUE(d.be[id].used, "the backend is still known");
+			ASSERT_OK(lbd_sync(&d, err, sizeof(err)), "sync again");
+			ASSERT_FALSE(d.be[id].used, "now forgotten");
+			ASSERT_OK(dp_backend_get(&d.dp, id, &bi), "entry");
+			ASSERT_EQ(bi.flags & XDPLB_BE_F_ACTIVE, 0, "entry inactive");
+		}
+		if (saved >= 0)
+			close(saved);
+		if (nul >= 0)
+			close(nul);
+		mon_stop(&d);
+		if (d.loop)
+			loop_free(d.loop);
+		d.loop = NULL;
+	}
 out:
 	teardown_lbd(&d);
 	sb_free(&page);
