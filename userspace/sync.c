@@ -440,7 +440,7 @@ static int vip_drop(struct lbd *d, __u32 id)
 	ring_slot_free(d, vr->ring_prev);
 	memset(vr, 0, sizeof(*vr));
 	vr->ring = vr->ring_prev = XDPLB_NO_RING;
-	return err;
+	return 0;
 }
 
 /* ---- echo keys: one per VIP address, so the forwarder answers pings and
