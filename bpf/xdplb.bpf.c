@@ -105,7 +105,7 @@ union flow_key {
 static __always_inline int flow_key_make(void *data, void *end, const struct pkt *p,
 					 union flow_key *k)
 {
-	__u32 l3 = p->l3_off & 0x1f, l4 = p->l4_off & 0x3ff;
+	__u32 l3 = p->l3_off & 0x1f, l4 = p->l4_off & 0xffff;
 	__u64 *w = (__u64 *)k;
 	__u64 *a;
 	__u32 ports;

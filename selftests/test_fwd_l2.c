@@ -460,3 +460,42 @@ TEST(counters_retire)
 	ASSERT_EQ(c.packets, 0, "kept sum gone");
 	dp_close(&dp);
 }
+
+/* An IPv6 flow behind 1024 bytes of destination options: its L4 header
+ * starts past offset 1023, and the flow is learned under its own ports
+ * (the key's L4 offset is not cut to 10 bits). */
+TEST(fwd_long_ext_hdr)
+{
+	struct pkt_spec s = { .family = 6, .src = "fd00:9::7", .dst = VIP6, .proto = IPPROTO_TCP,
+			      .sport = 41000, .dport = 80, .tcp_flags = 0x02 };
+	struct dp_flow f = { .family = XDPLB_AF_INET6, .proto = IPPROTO_TCP };
+	const size_t l3 = 14, ext = 1024;
+	__u8 in[PKT_MAX], out[PKT_MAX];
+	size_t len, out_len = 0;
+	struct dp dp;
+	__u16 plen;
+
+	if (!setup_l2(&dp))
+		return;
+	len = pkt_build(&s, in);
+	/* insert a destination options header (PadN) after the IPv6 header */
+	memmove(in + l3 + 40 + ext, in + l3 + 40, len - l3 - 40);
+	memset(in + l3 + 40, 0, ext);
+	in[l3 + 40] = in[l3 + 6];		/* its next header: TCP */
+	in[l3 + 40 + 1] = ext / 8 - 1;		/* length in 8 bytes, first excluded */
+	in[l3 + 40 + 2] = 1;			/* PadN */
+	in[l3 + 40 + 3] = (__u8)(ext - 4 > 255 ? 255 : ext - 4);
+	in[l3 + 6] = IPPROTO_DSTOPTS;
+	plen = (__u16)((in[l3 + 4] << 8 | in[l3 + 5]) + ext);
+	in[l3 + 4] = (__u8)(plen >> 8);
+	in[l3 + 5] = (__u8)plen;
+	len += ext;
+	ASSERT_LT(len, (size_t)PKT_MAX, "fits");
+	ASSERT_EQ(fix_run(&dp, in, len, out, &out_len), XDP_TX, "forwarded");
+	pkt_addr(6, s.src, &f.src);
+	pkt_addr(6, VIP6, &f.dst);
+	f.sport = htons(s.sport);
+	f.dport = htons(s.dport);
+	ASSERT_EQ(dp_flow_lookup(&dp, &f), 1, "learned under its own ports");
+	dp_close(&dp);
+}

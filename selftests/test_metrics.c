@@ -4,16 +4,20 @@
  * traffic (BPF_PROG_TEST_RUN), and lbd's /metrics page, `stats`, `top`
  * and `flows` rendered from a fixture datapath. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <zlib.h>
+#include <bpf/libbpf.h>
 
 #include "test_progs.h"
 #include "fixture.h"
 #include "http.h"
 #include "lbd.h"
 #include "metrics_text.h"
+#include "xdplb.skel.h"
 
 static const char *sb_s(struct strbuf *sb)
 {
@@ -471,6 +475,60 @@ TEST(metrics_lbd)
 	ASSERT_OK(ask(&d, "-j stats", &out), "stats");
 	ASSERT_ERR(ask(&d, "vip show 10.9.9.9:1/tcp", &out), "vip show of nothing");
 	ASSERT_ERR(ask(&d, "bogus", &out), "a line naming no command");
+	if (test__start_subtest("flow_lookup_needs_seed")) {
+		/* the config map unreadable: flow lookup refuses rather than
+		 * hashing with seed 0 (a wrong backend named as the answer) */
+		__u32 vid = d.model.vips[0].id;
+		int cfd = bpf_map__fd(d.dp.skel->maps.config), saved = dup(cfd),
+		    nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		d.vip[vid].ring = 2 * vid;
+		d.vip[vid].ring_size = 1;
+		ASSERT_OK(ask(&d, "flow lookup 10.0.0.100:53/udp 192.0.2.99:1234", &out),
+			  "lookup with the seed readable");
+		if (ASSERT_GE(saved, 0, "dup") && ASSERT_GE(nul, 0, "open") &&
+		    ASSERT_EQ(dup2(nul, cfd), cfd, "dup2")) {
+			ASSERT_ERR(ask(&d, "flow lookup 10.0.0.100:53/udp 192.0.2.99:1234", &out),
+				   "lookup without the seed refused");
+			ASSERT_TRUE(strstr(sb_str(&out), "hash seed") != NULL, "says why");
+			dup2(saved, cfd);
+		}
+		if (saved >= 0)
+			close(saved);
+		if (nul >= 0)
+			close(nul);
+		d.vip[vid].ring_size = 0;
+	}
+	if (test__start_subtest("count_start_kept")) {
+		/* a count 5 s in, between the IPv4 and IPv6 established maps
+		 * (the walk's cursor state is fresh there): the count's start
+		 * stays where it was */
+		char err[128];
+		int k;
+
+		d.loop = loop_new();
+		if (ASSERT_OK_PTR(d.loop, "loop") &&
+		    ASSERT_OK(mon_start(&d, NULL, err, sizeof(err)), "mon_start")) {
+			memset(&d.mon.walk, 0, sizeof(d.mon.walk));
+			d.mon.walk.table = DP_FLOWS_ESTABLISHED;
+			d.mon.walk.family = 1;
+			d.mon.counting = true;
+			d.mon.counted = false;
+			d.mon.count_started_ms = loop_now_ms() - 5000;
+			for (k = 0; k < 100 && !d.mon.counted; k++)
+				d.mon.count_timer.cb(&d.mon.count_timer);
+			ASSERT_TRUE(d.mon.counted, "the count ended");
+			ASSERT_GE(d.mon.count_seconds, 4.9, "its duration counts from its start");
+			mon_stop(&d);
+		}
+		/* the next subtests see lbd before its first count */
+		d.mon.counted = d.mon.counting = false;
+		memset(d.mon.entries, 0, sizeof(d.mon.entries));
+		memset(&d.mon.walk, 0, sizeof(d.mon.walk));
+		if (d.loop)
+			loop_free(d.loop);
+		d.loop = NULL;
+	}
 	if (test__start_subtest("page")) {
 		ASSERT_OK(metrics_render(&d, &page), "render");
 		check_page(&page);
@@ -520,6 +578,38 @@ TEST(metrics_lbd)
 				       "\"packets\":15,\"bytes\":2130,") != NULL, "busiest row");
 		ASSERT_OK(ask(&d, "flows", &out), "text");
 		ASSERT_TRUE(strstr(sb_str(&out), " 20001 ") != NULL, "all without top");
+	}
+	if (test__start_subtest("sync_be_drop_retried")) {
+		/* a removed backend whose map write fails stays known, and the
+		 * next sync writes its entry inactive */
+		struct xdplb_backend_info bi;
+		char err[256];
+		__u32 id = d.model.vips[0].backends[1].id;
+		int bfd = bpf_map__fd(d.dp.skel->maps.backends), saved = dup(bfd),
+		    nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		d.loop = loop_new();
+		if (ASSERT_OK_PTR(d.loop, "loop") && ASSERT_GE(saved, 0, "dup") &&
+		    ASSERT_GE(nul, 0, "open") &&
+		    ASSERT_OK(lbd_sync(&d, err, sizeof(err)), "first sync") &&
+		    ASSERT_OK(fix_apply(&d.model, "backend del 10.0.0.100:53/udp 10.0.1.2"), "del") &&
+		    ASSERT_EQ(dup2(nul, bfd), bfd, "break the backends map")) {
+			ASSERT_ERR(lbd_sync(&d, err, sizeof(err)), "sync with the map broken");
+			dup2(saved, bfd);
+			ASSERT_TRUE(d.be[id].used, "the backend is still known");
+			ASSERT_OK(lbd_sync(&d, err, sizeof(err)), "sync again");
+			ASSERT_FALSE(d.be[id].used, "now forgotten");
+			ASSERT_OK(dp_backend_get(&d.dp, id, &bi), "entry");
+			ASSERT_EQ(bi.flags & XDPLB_BE_F_ACTIVE, 0, "entry inactive");
+		}
+		if (saved >= 0)
+			close(saved);
+		if (nul >= 0)
+			close(nul);
+		mon_stop(&d);
+		if (d.loop)
+			loop_free(d.loop);
+		d.loop = NULL;
 	}
 out:
 	teardown_lbd(&d);

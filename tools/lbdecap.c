@@ -25,10 +25,10 @@
 #include <bpf/libbpf.h>
 
 #include "xdplb_decap.h"
+#include "pinlock.h"
 #include "lbdecap.skel.h"
 
 #define DEFAULT_PIN "/sys/fs/bpf/lbdecap"
-#define BPFFS_MAGIC 0xcafe4a11
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
 #endif
@@ -127,26 +127,18 @@ static void pin_path(const char *pin, enum pin_obj o, char *buf, size_t len)
 
 /* Open (creating it if need be) and lock the pin directory: one lbdecap at
  * a time changes it. */
-static int pin_lock(const char *pin, bool create)
+static int pin_lock_dir(const char *pin, bool create)
 {
-	struct statfs st;
+	char err[512];
 	int fd;
 
 	if (create && mkdir(pin, 0700) && errno != EEXIST)
 		return fail(-1, "cannot create %s: %s (is a bpf filesystem mounted there? "
 				"mount -t bpf bpf DIR)", pin, strerror(errno));
-	fd = open(pin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : fail(-1, "cannot open %s: %s", pin, strerror(errno));
-	if (fstatfs(fd, &st) || st.f_type != BPFFS_MAGIC) {
-		close(fd);
-		return fail(-1, "%s is not on a bpf filesystem (mount -t bpf bpf DIR)", pin);
-	}
-	if (flock(fd, LOCK_EX)) {
-		close(fd);
-		return fail(-1, "cannot lock %s: %s", pin, strerror(errno));
-	}
-	return fd;
+	fd = pin_lock(pin, true, err, sizeof(err));
+	if (fd == -ENOENT)
+		return -ENOENT;
+	return fd < 0 ? fail(-1, "%s", err) : fd;
 }
 
 static void pins_close(struct pins *p)
@@ -209,7 +201,7 @@ static void unpin_all(const char *pin)
  * -ENOENT when nothing is, or -1 after a message. */
 static int pin_open_locked(const char *pin, struct pins *p)
 {
-	int lock = pin_lock(pin, false), err;
+	int lock = pin_lock_dir(pin, false), err;
 
 	if (lock < 0)
 		return lock;
@@ -449,7 +441,7 @@ static int cmd_attach(const struct opts *o, int argc, char **argv)
 
 	if ((err = attach_parse(argc, argv, &a)) || (err = iface_get(a.ifname, &ifindex)))
 		return err;
-	lock = pin_lock(o->pin, true);
+	lock = pin_lock_dir(o->pin, true);
 	if (lock < 0)
 		return 1;
 	err = pins_open(o->pin, &p);

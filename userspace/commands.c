@@ -76,12 +76,20 @@ static int commit(struct lbd *d, struct xdplb_model *next, struct strbuf *out)
 	d->model = old;
 	model_free(next);
 	sb_init(&text, 0);
-	if (model_text(&d->model, true, &text) ||
-	    persist_write(d->o.state_path, sb_str(&text), text.len, err2, sizeof(err2)))
+	if (model_text(&d->model, true, &text))
+		snprintf(err2, sizeof(err2), "out of memory");
+	else if (!persist_write(d->o.state_path, sb_str(&text), text.len, err2, sizeof(err2)))
+		err2[0] = 0;
+	if (err2[0])
 		lbd_log("warning: the state file still holds the refused configuration (a "
 			"restart would apply it): %s", err2);
 	sb_free(&text);
-	lbd_sync(d, err2, sizeof(err2));
+	if (lbd_sync(d, err2, sizeof(err2))) {
+		/* the old model's datapath is not fully back either: say so, retry soon */
+		lbd_log("warning: restoring the previous configuration's datapath failed, "
+			"retrying: %s", err2);
+		lbd_sync_soon(d);
+	}
 	return fail(out, err);
 }
 
@@ -237,15 +245,21 @@ static int do_vip_show(struct lbd *d, const struct xdplb_cmd *c, bool json, stru
 
 /* ---- flow lookup ---- */
 
-static __u32 lookup_hash(const struct lbd *d, const struct xdplb_cmd *c)
+/* The datapath's hash of the flow, with the datapath's seed; -errno when
+ * the seed cannot be read (a hash with seed 0 would name a wrong backend). */
+static int lookup_hash(const struct lbd *d, const struct xdplb_cmd *c, __u32 *hash)
 {
 	struct xdplb_config cfg = { 0 };
 	__u32 ports = (__u32)htons(c->client_port) | (__u32)c->vip.port << 16;
+	int err = dp_config_get(&d->dp, &cfg);
 
-	dp_config_get(&d->dp, &cfg);
+	if (err)
+		return err;
 	if (c->vip.family == XDPLB_AF_INET)
-		return xdplb_hash4(c->client.v4, c->vip.addr.v4, ports, c->vip.proto, cfg.seed);
-	return xdplb_hash6(c->client.v6, c->vip.addr.v6, ports, c->vip.proto, cfg.seed);
+		*hash = xdplb_hash4(c->client.v4, c->vip.addr.v4, ports, c->vip.proto, cfg.seed);
+	else
+		*hash = xdplb_hash6(c->client.v6, c->vip.addr.v6, ports, c->vip.proto, cfg.seed);
+	return 0;
 }
 
 static int do_flow_lookup(struct lbd *d, const struct xdplb_cmd *c, bool json,
@@ -258,7 +272,8 @@ static int do_flow_lookup(struct lbd *d, const struct xdplb_cmd *c, bool json,
 	const struct vip_rt *vr;
 	const char *from = "ring";
 	char a[XDPLB_ADDR_STRLEN] = "none", vs[XDPLB_VIP_STRLEN], msg[128];
-	__u32 id = XDPLB_NO_BACKEND, i;
+	__u32 id = XDPLB_NO_BACKEND, i, hash;
+	int err;
 
 	if (!v) {
 		snprintf(msg, sizeof(msg), "no VIP %s", vip_format(&c->vip, vs, sizeof(vs)));
@@ -269,7 +284,13 @@ static int do_flow_lookup(struct lbd *d, const struct xdplb_cmd *c, bool json,
 		id = f.v.backend_id;
 		from = f.established ? "flow table" : "flow table (half-open)";
 	} else if (vr->ring_size) {
-		dp_ring_get(&d->dp, vr->ring, lookup_hash(d, c) % vr->ring_size, &id);
+		err = lookup_hash(d, c, &hash);
+		if (err) {
+			snprintf(msg, sizeof(msg), "cannot read the datapath's hash seed: %s",
+				 strerror(-err));
+			return fail(out, msg);
+		}
+		dp_ring_get(&d->dp, vr->ring, hash % vr->ring_size, &id);
 	}
 	for (i = 0; i < v->n_backends; i++)
 		if (v->backends[i].id == id)

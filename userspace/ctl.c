@@ -188,8 +188,10 @@ static int remove_stale(const char *path, char *err, size_t errlen)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), live;
 
-	if (fd < 0)
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a socket for %s: %s", path, strerror(errno));
 		return -errno;
+	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	live = !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	close(fd);
@@ -211,8 +213,11 @@ static int ctl_listen(struct ctl *ctl, char *err, size_t errlen)
 	if (ret)
 		return ret;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot listen on %s: %s", ctl->path, strerror(-ret));
+		return ret;
+	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctl->path);
 	old = umask(0177); /* the socket is born 0600: no window where others connect */
 	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
@@ -234,21 +239,31 @@ struct ctl *ctl_open(struct loop *l, const char *path, ctl_handler h, void *arg,
 		     size_t errlen)
 {
 	struct ctl *ctl;
+	int ret;
 
 	if (strlen(path) >= sizeof(ctl->path)) {
 		snprintf(err, errlen, "socket path too long: %s", path);
 		return NULL;
 	}
 	ctl = calloc(1, sizeof(*ctl));
-	if (!ctl)
+	if (!ctl) {
+		snprintf(err, errlen, "cannot listen on %s: out of memory", path);
 		return NULL;
+	}
+	ctl->lf.fd = -1;
 	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
 	ctl->loop = l;
 	ctl->handler = h;
 	ctl->arg = arg;
 	ctl->lf.cb = ctl_accept;
-	if (ctl_listen(ctl, err, errlen) || loop_add(l, &ctl->lf, EPOLLIN)) {
-		if (ctl->lf.fd > 0)
+	ret = ctl_listen(ctl, err, errlen);
+	if (!ret) {
+		ret = loop_add(l, &ctl->lf, EPOLLIN);
+		if (ret)
+			snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(-ret));
+	}
+	if (ret) {
+		if (ctl->lf.fd >= 0)
 			close(ctl->lf.fd);
 		free(ctl);
 		return NULL;

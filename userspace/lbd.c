@@ -24,6 +24,7 @@
 #include "ctl.h"
 #include "http.h"
 #include "lbd.h"
+#include "pinlock.h"
 
 #define LBD_SEED 0x786c6231u /* flow hash seed: the same on every LB node */
 
@@ -485,7 +486,7 @@ int main(int argc, char **argv)
 				       .metrics = "127.0.0.1:9469" } };
 	bool detach = false, fresh, undo = false;
 	char err[512];
-	int ret = 1;
+	int ret = 1, lock;
 
 	if (parse_opts(argc, argv, &d.o, &detach))
 		return 2;
@@ -505,6 +506,16 @@ int main(int argc, char **argv)
 	if (ensure_bpffs(d.o.pin_root))
 		return 1;
 	fresh = access(d.pin_dir, F_OK) != 0;
+	/* one lbd per pin directory: the lock lives as long as this process */
+	lock = mkdir_p(d.pin_dir, 0700);
+	if (lock)
+		return fprintf(stderr, "lbd: cannot create %s: %s\n", d.pin_dir, strerror(-lock)), 1;
+	lock = pin_lock(d.pin_dir, false, err, sizeof(err));
+	if (lock == -EWOULDBLOCK)
+		return fprintf(stderr, "lbd: another lbd already runs on %s (%s is locked); "
+			       "stop it first\n", d.o.iface, d.pin_dir), 1;
+	if (lock < 0)
+		return fprintf(stderr, "lbd: %s\n", err), 1;
 	the_lbd = &d;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
@@ -523,5 +534,6 @@ int main(int argc, char **argv)
 	/* a first start that failed leaves nothing pinned behind it */
 	if (undo && !dp_detach(d.pin_dir, err, sizeof(err)))
 		lbd_log("nothing left behind: removed %s", d.pin_dir);
+	close(lock);
 	return ret;
 }

@@ -46,6 +46,8 @@ struct vip_rt {
 	__u32 ring, ring_size;            /* XDPLB_NO_RING when none */
 	__u32 ring_prev, ring_prev_size;
 	__u64 ring_sig;                   /* members and weights of the current ring */
+	__u32 retired;                    /* a ring slot to free after the next VIP write */
+	bool retired_pending;
 	struct xdplb_vip_info written;
 	bool have_written;
 	__u64 rebuilds;

@@ -190,14 +190,20 @@ static void on_count(struct loop_timer *t)
 	double t0 = now_mono();
 	long n;
 
-	if (tb == DP_FLOWS_ESTABLISHED && !m->walk.started)
+	/* walk.started is the map cursor's, cleared between families: the
+	 * count's own flag says when it began */
+	if (!m->counting) {
 		m->count_started_ms = loop_now_ms();
+		m->counting = true;
+	}
 	n = dp_flows_walk(&d->dp, &m->walk, MON_COUNT_STEP, NULL, NULL);
 	if (now_mono() - t0 > m->step_max_seconds)
 		m->step_max_seconds = now_mono() - t0;
 	if (n < 0) {
 		lbd_log("cannot count the flow table: %s", strerror((int)-n));
 		memset(&m->walk, 0, sizeof(m->walk));
+		memset(m->partial, 0, sizeof(m->partial));
+		m->counting = false;
 		loop_timer_set(d->loop, t, MON_COUNT_PERIOD_MS);
 		return;
 	}
@@ -216,6 +222,7 @@ static void on_count(struct loop_timer *t)
 	memset(m->partial, 0, sizeof(m->partial));
 	memset(&m->walk, 0, sizeof(m->walk));
 	m->counted = true;
+	m->counting = false;
 	m->counted_at = now_real();
 	m->count_seconds = (double)(loop_now_ms() - m->count_started_ms) / 1000.0;
 	loop_timer_set(d->loop, t, mon_count_period_ms(m->count_seconds));

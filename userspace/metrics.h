@@ -57,6 +57,7 @@ struct lbd_mon {
 	double count_seconds; /* how long it took, pauses included */
 	double step_max_seconds; /* the longest single step: how long the loop waited */
 	__u64 count_started_ms;
+	bool counting;        /* a count began at count_started_ms and is not done */
 	/* control operations: [kind][0 ok, 1 error]; CMD_NONE counts lines
 	 * that did not parse far enough to name a command */
 	__u64 ops[CMD_KIND_MAX][2];

@@ -221,11 +221,15 @@ static int be_drop(struct lbd *d, __u32 id)
 	int err;
 
 	hc_stop(r->hc);
-	memset(r, 0, sizeof(*r));
+	r->hc = NULL; /* hc_stop frees it */
 	err = dp_backend_set(&d->dp, id, &zero);
 	/* after the entry is inactive, so nothing counts on the id any more */
 	if (!err && vip_id < XDPLB_MAX_VIPS)
 		err = dp_backend_retire(&d->dp, id, vip_id);
+	/* forgotten only once the map agrees: a failed write is retried by
+	 * the next sync (the backend is still `used` and in no VIP) */
+	if (!err)
+		memset(r, 0, sizeof(*r));
 	return err;
 }
 
@@ -394,10 +398,24 @@ static int vip_sync(struct lbd *d, const struct xdplb_vip *v)
 		if (err)
 			return err;
 	}
+	/* a slot retired by an earlier sync whose VIP write failed: the map
+	 * entry may still name it, so it is freed only after a write */
+	if (vr->retired_pending) {
+		err = vip_write(d, v, vr);
+		if (err)
+			return err;
+		ring_slot_free(d, vr->retired);
+		vr->retired_pending = false;
+	}
 	err = vip_ring(d, v, vr, &retired);
 	if (!err)
 		err = vip_write(d, v, vr);
-	ring_slot_free(d, retired);
+	if (err && retired != XDPLB_NO_RING) {
+		vr->retired = retired;
+		vr->retired_pending = true;
+	} else {
+		ring_slot_free(d, retired);
+	}
 	return err;
 }
 
@@ -412,11 +430,17 @@ static int vip_drop(struct lbd *d, __u32 id)
 		err = dp_vip_counters_reset(&d->dp, id);
 	if (!err)
 		err = dp_hll_clear_vip(&d->dp, id);
+	/* the entry may still name its rings: keep them and the VIP for the
+	 * next sync to retry (a deleted entry then answers -ENOENT) */
+	if (err)
+		return err;
+	if (vr->retired_pending)
+		ring_slot_free(d, vr->retired);
 	ring_slot_free(d, vr->ring);
 	ring_slot_free(d, vr->ring_prev);
 	memset(vr, 0, sizeof(*vr));
 	vr->ring = vr->ring_prev = XDPLB_NO_RING;
-	return err;
+	return 0;
 }
 
 /* ---- echo keys: one per VIP address, so the forwarder answers pings and

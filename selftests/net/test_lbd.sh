@@ -2,7 +2,8 @@
 # test_lbd.sh - lbd and lbctl (ASan + UBSan builds) in an l2 lab: traffic
 # in native and generic mode, health checks moving the ring, neighbour MAC
 # changes, restart with adoption, SIGKILL during changes, --detach, the
-# control socket under abuse, and lbctl's error contract.
+# control socket under abuse, a second lbd on the
+# same pin directory refused, and lbctl's error contract.
 source "$(dirname "$0")/lib.sh"
 
 VIP=$VIP4:80/tcp
@@ -227,6 +228,19 @@ test_detach() {
 	check detach_nothing_pinned test ! -e "$PIN/eth0"
 }
 
+test_two_lbd() { # a second lbd on the same pin directory is refused, the first goes on; SIGKILL frees the lock
+	local out st
+	out=$(timeout 30 ip netns exec "$P-lb" "$SAN/lbd" --iface eth0 --socket "$TMP/second.sock" \
+		--state "$TMP/second.state" --pin "$PIN" --metrics none 2>&1); st=$?
+	check second_lbd_refused test $st -eq 1 -a "${out/another lbd already runs on eth0/}" != "$out" ||
+		echo "exit $st: $out"
+	check second_lbd_no_socket test ! -e "$TMP/second.sock"
+	check second_lbd_first_alive kill -0 "$LBD_PID"
+	check second_lbd_first_serves test "$(backends_seen 36000 20)" = "be1 be2 be3 "
+	stop_lbd KILL
+	check second_lbd_after_kill_starts start_lbd
+}
+
 main() {
 	if [ -n "${ONLY:-}" ]; then # ONLY="fn ...": a quick run of some parts
 		lab_l2 && for n in be1 be2 be3; do serve $n 80; done
@@ -250,6 +264,7 @@ main() {
 	test_corrupt_state
 	test_kill_during_changes
 	test_ctl_abuse
+	test_two_lbd
 	test_socket_group
 	test_detach
 	# generic mode: the same traffic checks
