@@ -110,6 +110,8 @@ const char *be_state(const struct lbd *d, const struct xdplb_backend *b);
 
 /* node.c: what this node announces (lbd --announce-table, node drain). */
 bool lbd_vip_serving(const struct lbd *d, const struct xdplb_vip *v);
+/* Is v the first VIP of its address in the model?  (Lists name each address once.) */
+bool lbd_vip_addr_first(const struct lbd *d, const struct xdplb_vip *v);
 /* Whether the address of VIP v is announced now (routes in the table). */
 bool lbd_vip_announced(const struct lbd *d, const struct xdplb_vip *v);
 /* Bring the announcement table in line with drain and health; then every

@@ -566,7 +566,7 @@ static void render_node(const struct lbd *d, const struct labels *l, struct strb
 {
 	char as[XDPLB_ADDR_STRLEN], fp[24];
 	struct strbuf lab;
-	__u32 i, j;
+	__u32 i;
 
 	mx_family(out, "xdplb_vip_serving", MX_GAUGE,
 		  "1 while at least `need` backends of the VIP are up (weight > 0, healthy, "
@@ -593,11 +593,7 @@ static void render_node(const struct lbd *d, const struct labels *l, struct strb
 	for (i = 0; i < d->model.n_vips && d->announce; i++) {
 		const struct xdplb_vip *v = &d->model.vips[i];
 
-		for (j = 0; j < i; j++) /* each address once: the first of its VIPs */
-			if (d->model.vips[j].key.family == v->key.family &&
-			    !memcmp(&d->model.vips[j].key.addr, &v->key.addr, sizeof(v->key.addr)))
-				break;
-		if (j < i)
+		if (!lbd_vip_addr_first(d, v))
 			continue;
 		sb_reset(&lab);
 		mx_label(&lab, "address", addr_format(&v->key.addr, v->key.family, as, sizeof(as)));

@@ -53,8 +53,7 @@ static bool addr_serving(const struct lbd *d, const struct xdplb_vip *v)
 	return false;
 }
 
-/* Is v the first VIP of its address in the model (which lists each address once)? */
-static bool addr_first(const struct lbd *d, const struct xdplb_vip *v)
+bool lbd_vip_addr_first(const struct lbd *d, const struct xdplb_vip *v)
 {
 	__u32 i;
 
@@ -101,7 +100,7 @@ void lbd_announce(struct lbd *d)
 	for (i = 0; i < d->model.n_vips; i++) {
 		const struct xdplb_vip *v = &d->model.vips[i];
 
-		if (addr_first(d, v) && addr_wanted(d, v))
+		if (lbd_vip_addr_first(d, v) && addr_wanted(d, v))
 			want[n++] = addr_of(v);
 	}
 	ret = announce_set(d->announce, want, n, &changed, err, sizeof(err));
@@ -170,7 +169,7 @@ int lbd_node_show(const struct lbd *d, bool json, struct strbuf *out)
 		const struct xdplb_vip *v = &d->model.vips[i];
 		bool ann = lbd_vip_announced(d, v);
 
-		if (!addr_first(d, v))
+		if (!lbd_vip_addr_first(d, v))
 			continue;
 		addr_format(&v->key.addr, v->key.family, as, sizeof(as));
 		if (json) {
