@@ -37,6 +37,7 @@ struct http_opts {
 	const char *content_type; /* of the handler's body */
 	http_handler handler;
 	void *arg;
+	unsigned int timeout_s;	  /* idle/slow connection limit; 0: HTTP_TIMEOUT_S */
 };
 
 struct http;
