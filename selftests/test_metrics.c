@@ -575,7 +575,8 @@ TEST(metrics_lbd)
 		ASSERT_TRUE(strstr(js, "\"port\":20003,") < strstr(js, "\"port\":20002,"),
 			    "by bytes, busiest first");
 		ASSERT_TRUE(strstr(js, "\"backend\":\"10.0.1.1\",\"table\":\"established\","
-				       "\"packets\":15,\"bytes\":2130,") != NULL, "busiest row");
+				       "\"origin\":\"learned\",\"packets\":15,\"bytes\":2130,") != NULL,
+			    "busiest row");
 		ASSERT_OK(ask(&d, "flows", &out), "text");
 		ASSERT_TRUE(strstr(sb_str(&out), " 20001 ") != NULL, "all without top");
 	}

@@ -407,11 +407,14 @@ static void flow_print(const struct lbd *d, const struct xdplb_vip *const *by_id
 		addr_format(&b->addr, b->family, bs, sizeof(bs));
 	if (json)
 		sb_printf(out, "%s{\"client\":\"%s\",\"port\":%u,\"vip\":\"%s\",\"dport\":%u,"
-			  "\"backend\":\"%s\",\"table\":\"%s\",\"packets\":%llu,\"bytes\":%llu,"
-			  "\"idle_s\":%.1f}",
+			  "\"backend\":\"%s\",\"table\":\"%s\",\"origin\":\"%s\",\"packets\":%llu,"
+			  "\"bytes\":%llu,\"idle_s\":%.1f}",
 			  comma ? "," : "", cs, ntohs(r->sport), vs, ntohs(r->dport), bs,
-			  table_name[r->established ? DP_FLOWS_ESTABLISHED : DP_FLOWS_HALF_OPEN], (unsigned long long)r->v.packets,
-			  (unsigned long long)r->v.bytes, idle);
+			  table_name[r->established ? DP_FLOWS_ESTABLISHED : DP_FLOWS_HALF_OPEN],
+			  r->v.flags & XDPLB_FLOW_F_GUESS	 ? "guess"
+			  : r->v.flags & XDPLB_FLOW_F_SYNCED ? "synced"
+							     : "learned",
+			  (unsigned long long)r->v.packets, (unsigned long long)r->v.bytes, idle);
 	else
 		sb_printf(out, "%-40s %-6u %-28s %-40s %-11s %-10llu %-12llu %.1f\n", cs,
 			  ntohs(r->sport), vs, bs,
@@ -448,7 +451,8 @@ int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf
 		sb_printf(out, "cannot read the flow table: %s", strerror(-err));
 		return -1;
 	}
-	qsort(s.rows, s.n, sizeof(*s.rows), by_bytes);
+	if (s.n) /* s.rows is NULL for an empty table */
+		qsort(s.rows, s.n, sizeof(*s.rows), by_bytes);
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* bpf_ktime_get_coarse_ns()'s clock */
 	now = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 	if (json)

@@ -58,7 +58,7 @@ teardown() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	mountpoint -q "$PIN" && umount "$PIN"
-	rm -rf "$TMP"
+	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $TMP (KEEP_TMP)"; else rm -rf "$TMP"; fi
 }
 trap teardown EXIT
 trap 'exit 130' INT TERM

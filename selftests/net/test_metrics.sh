@@ -200,7 +200,7 @@ test_lbd_flags() {
 	out=$(nsx lb "$SAN/lbd" --iface eth0 --socket "$TMP/x.sock" --state "$TMP/x.state" --pin "$PIN" --metrics 127.0.0.1 2>&1); st=$?
 	check metrics_flag_bad_refused test $st = 2
 	check metrics_flag_bad_says_why grep -q 'lbd: --metrics: bad listen address "127.0.0.1"' <<<"$out"
-	out=$(nsx lb "$SAN/lbd" --iface eth0 --socket "$TMP/x.sock" --state "$TMP/x.state" --pin "$PIN" 2>&1); st=$?
+	out=$(nsx lb "$SAN/lbd" --iface eth0 --socket "$TMP/x.sock" --state "$TMP/x.state" --pin "$PIN/x" 2>&1); st=$?
 	check metrics_port_taken_refused test $st = 1
 	check metrics_port_taken_says_why grep -q "lbd: cannot serve metrics on $M" <<<"$out"
 	check metrics_port_taken_no_change test ! -e "$TMP/x.state" -a ! -e "$TMP/x.sock"
