@@ -96,6 +96,14 @@ struct {
 	__type(value, struct xdplb_hll);
 } hll SEC(".maps");
 
+/* Flows promoted to the established table, for lbd's flow sync (xdplb.h).
+ * Written with BPF_RB_NO_WAKEUP: lbd reads it on a timer, so a packet never
+ * pays for waking it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XDPLB_FLOW_EVENTS_BYTES);
+} flow_events SEC(".maps");
+
 /* Egress interfaces for backends behind another NIC (key: ifindex).  Not
  * pinned: the kernel adds BPF_F_RDONLY_PROG to devmaps, so libbpf would
  * never find a pinned one compatible; lbd refills it on every start. */

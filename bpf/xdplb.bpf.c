@@ -13,9 +13,17 @@
  * new flows, spoofed SYNs or spoofed ACKs, one packet per source, only
  * churns `flows_new`; established flows are evicted only by flows that sent
  * two packets.  A TCP non-SYN packet found in neither table belongs to a
- * connection the LB forgot (restart, eviction, another node): it goes to
- * the backend of the VIP's previous ring if that backend is still active,
- * else to the current ring, and is counted as a non-SYN miss.
+ * connection this node does not know (restart, eviction, another node's):
+ * it goes to the backend of the VIP's current ring, is counted as a
+ * non-SYN miss and learned as a guess (XDPLB_FLOW_F_GUESS).  The current
+ * ring, not the previous one: that is right for every flow established
+ * since the last ring change, and the previous ring would be wrong for all
+ * of them; flows older than a change that moved their slot are what flow
+ * sync between nodes is for (userspace/flowsync.c: a node that receives
+ * another's flows knows them before ECMP moves them).
+ *
+ * Flow sync: while lbd sets `sync_flows`, every promotion that is not a
+ * guess is reported in `flow_events` for lbd to send to its peers.
  */
 #include "parse.h"
 #include "maps.h"
@@ -30,6 +38,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * written, and when it started (bpf_ktime_get_coarse_ns clock). */
 volatile __u32 hll_epoch;
 volatile __u64 hll_epoch_ns;
+/* Set by lbd when it has flow sync peers: report promoted flows. */
+volatile __u32 sync_flows;
 
 static __always_inline void count(struct xdplb_stats *st, __u32 idx)
 {
@@ -260,10 +270,11 @@ static __always_inline void flow_touch(struct xdplb_flow_val *fv, const struct p
 }
 
 static __always_inline void flow_learn(int family, const union flow_key *k, int established,
-				       __u32 id, __u32 vip_id, __u32 hash, const struct pkt *p)
+				       __u32 id, __u32 vip_id, __u32 hash, __u32 flags,
+				       const struct pkt *p)
 {
 	struct xdplb_flow_val v = { .backend_id = id, .vip_id = vip_id, .hash = hash,
-				    .packets = 1, .bytes = p->frame_len };
+				    .flags = flags, .packets = 1, .bytes = p->frame_len };
 
 	v.last_ns = bpf_ktime_get_coarse_ns();
 	flow_put(family, k, established, &v);
@@ -280,25 +291,26 @@ static __always_inline void count_new_flow(__u32 be_id)
 		c->new_flows++;
 }
 
-/* A packet with no flow entry: the previous ring for forgotten TCP flows
- * (and ICMP errors), else the current ring. */
-static __always_inline __u32 ring_choose(const struct pkt *p, const struct xdplb_vip_info *vi,
-					 __u32 hash, int established, struct xdplb_stats *st,
+/* A packet with no flow entry: the current ring's backend (file comment). */
+static __always_inline __u32 ring_choose(const struct xdplb_vip_info *vi, __u32 hash,
 					 struct xdplb_backend_info **be)
 {
-	__u32 id;
+	__u32 id = ring_pick(vi->ring, vi->ring_size, hash);
 
-	if (established && vi->ring_prev != XDPLB_NO_RING) {
-		id = ring_pick(vi->ring_prev, vi->ring_prev_size, hash);
-		*be = backend_active(id, vi->vip_id);
-		if (*be) {
-			count(st, XDPLB_STAT_FLOW_PREV_RING);
-			return id;
-		}
-	}
-	id = ring_pick(vi->ring, vi->ring_size, hash);
 	*be = backend_active(id, vi->vip_id);
 	return id;
+}
+
+/* Tell lbd's flow sync about a flow just promoted (not a guess). */
+static __always_inline void flow_report(const struct pkt *p, const struct xdplb_flow_val *fv,
+					struct xdplb_stats *st)
+{
+	struct xdplb_flow_event ev = { .src = p->src, .dst = p->dst, .sport = p->sport,
+				       .dport = p->dport, .proto = p->proto, .family = p->family,
+				       .backend_id = fv->backend_id, .vip_id = fv->vip_id };
+
+	if (bpf_ringbuf_output(&flow_events, &ev, sizeof(ev), BPF_RB_NO_WAKEUP))
+		count(st, XDPLB_STAT_FLOW_SYNC_LOST);
 }
 
 /* The backend of an established flow, or NULL: the entry's backend must be
@@ -341,21 +353,25 @@ select_backend(const struct pkt *p, const union flow_key *k, const struct xdplb_
 		flow_touch(fv, p);
 		if (!syn) {
 			flow_put(p->family, k, 1, fv);
+			if (sync_flows && !(fv->flags & XDPLB_FLOW_F_GUESS))
+				flow_report(p, fv, st);
+			/* last: a deleted entry may be reused at once */
 			flow_forget_half_open(p->family, k);
 			count(st, XDPLB_STAT_FLOW_PROMOTED);
 		}
 		return be;
 	}
 	*hash = flow_hash(p, seed);
+	*be_id = ring_choose(vi, *hash, &be);
 	if (icmp_err)
-		return *be_id = ring_choose(p, vi, *hash, 1, st, &be), be;
+		return be;
 	count(st, nonsyn_tcp ? XDPLB_STAT_FLOW_MISS_NONSYN : XDPLB_STAT_FLOW_MISS_SYN);
-	*be_id = ring_choose(p, vi, *hash, nonsyn_tcp, st, &be);
 	if (!be)
 		return NULL;
 	/* half-open even for a non-SYN miss: a lone spoofed packet must not
 	 * evict an established flow; the flow's next packet promotes it */
-	flow_learn(p->family, k, 0, *be_id, vi->vip_id, *hash, p);
+	flow_learn(p->family, k, 0, *be_id, vi->vip_id, *hash,
+		   nonsyn_tcp ? XDPLB_FLOW_F_GUESS : 0, p);
 	if (!nonsyn_tcp)
 		count_new_flow(*be_id);
 	return be;

@@ -140,11 +140,35 @@ struct xdplb_flow_val {
 	__u32 backend_id;
 	__u32 vip_id;
 	__u32 hash; /* the flow hash, kept so established packets skip it */
-	__u32 pad;
+	__u32 flags; /* XDPLB_FLOW_F_* */
 	__u64 packets;
 	__u64 bytes;
 	__u64 last_ns; /* bpf_ktime_get_coarse_ns() of the last packet */
 };
+
+/* xdplb_flow_val.flags */
+enum {
+	/* learned from a TCP packet that was not a SYN and missed every table:
+	 * the backend is the ring's guess, so the flow is never sent to peers */
+	XDPLB_FLOW_F_GUESS = 1u << 0,
+	XDPLB_FLOW_F_SYNCED = 1u << 1, /* written by lbd from a peer's flow sync */
+};
+
+/* Flow sync (userspace/flowsync.c): while the global `sync_flows` is set,
+ * the forwarder reports each flow it promotes to the established table
+ * (its second packet: spoofed one-packet floods report nothing), unless
+ * it is a guess, into the ring buffer `flow_events`.  lbd turns the
+ * backend id into the backend's address and sends the flow to its peers. */
+struct xdplb_flow_event {
+	union xdplb_addr src, dst;
+	__be16 sport, dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+	__u32 backend_id;
+	__u32 vip_id;
+};
+#define XDPLB_FLOW_EVENTS_BYTES (1u << 20) /* ~18,000 events between two reads */
 
 /* Unique clients per VIP: HyperLogLog sketches of client addresses, per
  * CPU, merged in user space.  2^P registers of 4 bits, two per byte (even
@@ -214,7 +238,7 @@ enum xdplb_stat {
 	XDPLB_STAT_FLOW_HIT,
 	XDPLB_STAT_FLOW_MISS_SYN,      /* SYN (or UDP packet) with no entry: new flow */
 	XDPLB_STAT_FLOW_MISS_NONSYN,   /* TCP non-SYN with no entry: a flow was forgotten */
-	XDPLB_STAT_FLOW_PREV_RING,     /* non-SYN miss sent to the previous ring's backend */
+	XDPLB_STAT_FLOW_SYNC_LOST,     /* a promoted flow not reported: flow_events full */
 	XDPLB_STAT_FLOW_PROMOTED,      /* half-open flow promoted to the established table */
 	/* ICMP */
 	XDPLB_STAT_ICMP_ECHO,          /* echo requests answered */
@@ -247,7 +271,7 @@ struct xdplb_stats {
 	[XDPLB_STAT_FLOW_HIT] = "flow_hit",                                      \
 	[XDPLB_STAT_FLOW_MISS_SYN] = "flow_miss_syn",                            \
 	[XDPLB_STAT_FLOW_MISS_NONSYN] = "flow_miss_nonsyn",                      \
-	[XDPLB_STAT_FLOW_PREV_RING] = "flow_prev_ring",                          \
+	[XDPLB_STAT_FLOW_SYNC_LOST] = "flow_sync_lost",                          \
 	[XDPLB_STAT_FLOW_PROMOTED] = "flow_promoted",                            \
 	[XDPLB_STAT_ICMP_ECHO] = "icmp_echo",                                    \
 	[XDPLB_STAT_ICMP_ERR_FWD] = "icmp_err_fwd",                              \
@@ -266,6 +290,7 @@ _Static_assert(sizeof(struct xdplb_flow4_key) == 16, "flow4_key");
 _Static_assert(sizeof(struct xdplb_flow6_key) == 40, "flow6_key");
 _Static_assert(sizeof(struct xdplb_flow_val) == 40, "flow_val");
 _Static_assert(sizeof(struct xdplb_config) == 48, "config");
+_Static_assert(sizeof(struct xdplb_flow_event) == 48, "flow_event");
 _Static_assert(sizeof(struct xdplb_counters) == 24, "counters");
 _Static_assert(sizeof(struct xdplb_hll) == 2048, "hll");
 #endif

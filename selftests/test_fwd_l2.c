@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* test_fwd_l2.c - golden packets: load, l2 forwarding, VLAN, options,
- * wildcard VIPs, flow table, previous ring, draining, pass-through. */
+ * wildcard VIPs, flow table, non-SYN misses and flow reports, draining,
+ * pass-through. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
@@ -245,12 +246,43 @@ TEST(fwd_flow_table)
 	dp_close(&dp);
 }
 
-TEST(fwd_prev_ring)
+/* Reads what the forwarder reported in flow_events. */
+struct events_seen {
+	__u32 n;
+	struct xdplb_flow_event last;
+};
+
+static int event_seen(void *ctx, void *data, size_t size)
+{
+	struct events_seen *e = ctx;
+
+	if (size == sizeof(e->last))
+		memcpy(&e->last, data, sizeof(e->last));
+	e->n++;
+	return 0;
+}
+
+static __u32 events_read(struct dp *dp, struct events_seen *e)
+{
+	struct ring_buffer *rb = ring_buffer__new(dp_flow_events_fd(dp), event_seen, e, NULL);
+
+	memset(e, 0, sizeof(*e));
+	if (rb)
+		ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	return rb ? e->n : (__u32)-1;
+}
+
+/* A TCP packet that is not a SYN and misses both tables goes to the
+ * current ring's backend, never the previous ring's (issue 15): that is
+ * right for every flow established since the last change. */
+TEST(fwd_nonsyn_miss)
 {
 	struct pkt_spec ack = { .family = 4, .src = "192.0.2.10", .dst = VIP4,
 				.proto = IPPROTO_TCP, .sport = 51000, .dport = 80,
 				.tcp_flags = 0x10 };
 	struct pkt_spec syn = ack;
+	struct events_seen ev;
 	struct dp dp;
 
 	if (!setup_l2(&dp))
@@ -261,13 +293,13 @@ TEST(fwd_prev_ring)
 	ASSERT_OK(fix_ring(&dp, 0, &IDS4[0], 1), "prev ring");
 	ASSERT_OK(fix_ring(&dp, 1, &IDS4[1], 1), "cur ring");
 	ASSERT_OK(fix_vip_rings(&dp, 4, VIP4, 80, IPPROTO_TCP, 1, 0), "rings");
+	ASSERT_OK(dp_sync_flows_set(&dp, true), "flow sync on");
 
-	test__start_subtest("nonsyn_miss_goes_to_prev");
-	expect_l2(&dp, &ack, 0, "forgotten flow keeps its backend");
+	test__start_subtest("nonsyn_miss_goes_to_current");
+	expect_l2(&dp, &ack, 1, "a flow no table knows: the current ring");
 	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_MISS_NONSYN), 1, "non-SYN miss counted");
-	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_PREV_RING), 1, "prev ring counted");
 
-	test__start_subtest("nonsyn_miss_learns_half_open");
+	test__start_subtest("nonsyn_miss_learns_a_guess");
 	{
 		/* one lone (maybe spoofed) packet never reaches the established
 		 * table, where it could evict a real flow; the next promotes */
@@ -277,28 +309,56 @@ TEST(fwd_prev_ring)
 		pkt_addr(4, VIP4, &f.dst);
 		f.sport = htons(ack.sport);
 		f.dport = htons(80);
-		ASSERT_EQ(dp_flow_lookup(&dp, &f), 1, "forgotten flow learned");
+		ASSERT_EQ(dp_flow_lookup(&dp, &f), 1, "unknown flow learned");
 		ASSERT_FALSE(f.established, "in the half-open table");
-		ASSERT_EQ(f.v.backend_id, IDS4[0], "with the previous ring's backend");
-		expect_l2(&dp, &ack, 0, "second packet");
+		ASSERT_EQ(f.v.backend_id, IDS4[1], "with the current ring's backend");
+		ASSERT_EQ(f.v.flags, XDPLB_FLOW_F_GUESS, "marked a guess");
+		expect_l2(&dp, &ack, 1, "second packet");
 		ASSERT_EQ(dp_flow_lookup(&dp, &f), 1, "still known");
 		ASSERT_TRUE(f.established, "second packet promotes");
+		ASSERT_EQ(f.v.flags, XDPLB_FLOW_F_GUESS, "still a guess");
 		ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_MISS_NONSYN), 1, "no second miss");
+		ASSERT_EQ(events_read(&dp, &ev), 0, "a guess is never reported to peers");
 	}
 
-	test__start_subtest("syn_goes_to_current");
-	expect_l2(&dp, &syn, 1, "new flow uses the current ring");
+	test__start_subtest("promoted_flow_reported");
+	{
+		struct pkt_spec ack2 = syn;
+		union xdplb_addr src;
 
-	test__start_subtest("prev_backend_down_uses_current");
-	ack.sport = 51002;
-	ASSERT_OK(fix_backend(&dp, IDS4[0], 0, 4, BE4[0], MAC_BE[0], false), "down");
-	expect_l2(&dp, &ack, 1, "prev backend down");
+		ack2.tcp_flags = 0x10;
+		expect_l2(&dp, &syn, 1, "new flow uses the current ring");
+		ASSERT_EQ(events_read(&dp, &ev), 0, "a SYN alone is not reported");
+		expect_l2(&dp, &ack2, 1, "its second packet");
+		ASSERT_EQ(events_read(&dp, &ev), 1, "the promotion is reported");
+		pkt_addr(4, syn.src, &src);
+		ASSERT_MEMEQ(&ev.last.src, 16, &src, 16, "event: source");
+		ASSERT_EQ(ev.last.sport, htons(syn.sport), "event: source port");
+		ASSERT_EQ(ev.last.dport, htons(80), "event: VIP port");
+		ASSERT_EQ(ev.last.proto, IPPROTO_TCP, "event: protocol");
+		ASSERT_EQ(ev.last.family, XDPLB_AF_INET, "event: family");
+		ASSERT_EQ(ev.last.backend_id, IDS4[1], "event: backend id");
+		ASSERT_OK(dp_sync_flows_set(&dp, false), "flow sync off");
+		syn.sport = 51005;
+		ack2.sport = 51005;
+		expect_l2(&dp, &syn, 1, "syn, sync off");
+		expect_l2(&dp, &ack2, 1, "ack, sync off");
+		ASSERT_EQ(events_read(&dp, &ev), 0, "nothing reported while sync is off");
+		ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_SYNC_LOST), 0, "nothing lost");
+	}
 
-	test__start_subtest("prev_backend_removed_uses_current");
-	ack.sport = 51003;
-	/* the id was given to another VIP: not this VIP's backend any more */
-	ASSERT_OK(fix_backend(&dp, IDS4[0], 7, 4, BE4[0], MAC_BE[0], true), "reused id");
-	expect_l2(&dp, &ack, 1, "prev backend belongs to another VIP");
+	test__start_subtest("current_backend_down_drops");
+	{
+		__u8 in[PKT_MAX], out[PKT_MAX];
+		size_t len, out_len;
+
+		ack.sport = 51002;
+		ASSERT_OK(fix_backend(&dp, IDS4[1], 0, 4, BE4[1], MAC_BE[1], false), "down");
+		len = pkt_build(&ack, in);
+		ASSERT_EQ(fix_run(&dp, in, len, out, &out_len), XDP_DROP,
+			  "never the previous ring's backend");
+		ASSERT_OK(fix_backend(&dp, IDS4[1], 0, 4, BE4[1], MAC_BE[1], true), "up");
+	}
 
 	test__start_subtest("empty_ring_drops");
 	{
@@ -309,7 +369,7 @@ TEST(fwd_prev_ring)
 		syn.sport = 51004;
 		len = pkt_build(&syn, in);
 		ASSERT_EQ(fix_run(&dp, in, len, out, &out_len), XDP_DROP, "no backend");
-		ASSERT_EQ(stat(&dp, XDPLB_STAT_DROP_NO_BACKEND), 1, "no_backend counted");
+		ASSERT_EQ(stat(&dp, XDPLB_STAT_DROP_NO_BACKEND), 2, "no_backend counted (and the one above)");
 	}
 	dp_close(&dp);
 }

@@ -916,3 +916,26 @@ int dp_hll_rotate(struct dp *dp, __u64 now_ns)
 	dp->skel->bss->hll_epoch = next;
 	return 0;
 }
+
+int dp_sync_flows_set(struct dp *dp, bool on)
+{
+	dp->skel->bss->sync_flows = on;
+	return 0;
+}
+
+int dp_flow_events_fd(const struct dp *dp)
+{
+	return map_fd(dp->skel->maps.flow_events);
+}
+
+int dp_flow_put(struct dp *dp, const struct dp_flow *f)
+{
+	int fam = f->family != XDPLB_AF_INET;
+	struct xdplb_flow4_key k4;
+	struct xdplb_flow6_key k6;
+	const void *key = flow_key(f, &k4, &k6);
+
+	if (bpf_map_update_elem(map_fd(flow_map(dp, DP_FLOWS_ESTABLISHED, fam)), key, &f->v, BPF_ANY))
+		return -errno;
+	return 0;
+}

@@ -101,6 +101,13 @@ int dp_hll_clear_vip(const struct dp *dp, __u32 vip_id);
  * bpf_ktime_get_coarse_ns clock): clear its sketches, switch. */
 int dp_hll_rotate(struct dp *dp, __u64 now_ns);
 
+/* Flow sync: make the forwarder report promoted flows in flow_events
+ * (xdplb.h), or stop it.  The setting is the program's (not pinned): lbd
+ * sets it again after every start. */
+int dp_sync_flows_set(struct dp *dp, bool on);
+/* The flow_events ring buffer, for ring_buffer__new(). */
+int dp_flow_events_fd(const struct dp *dp);
+
 enum dp_counter_map {
 	DP_VIP_COUNTERS,     /* vip_stats, indexed by VIP id */
 	DP_BACKEND_COUNTERS, /* backend_stats, indexed by backend id */
@@ -157,5 +164,7 @@ struct dp_flow {
 /* Look a flow (family, proto, addresses, ports of *f) up in the established,
  * then the half-open table.  Returns 1 and fills f->v, f->established if found. */
 int dp_flow_lookup(const struct dp *dp, struct dp_flow *f);
+/* Write f (a flow learned from a peer) into the established table of its family. */
+int dp_flow_put(struct dp *dp, const struct dp_flow *f);
 
 #endif /* XDPLB_DATAPLANE_H */
