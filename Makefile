@@ -28,7 +28,7 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iheaders -Iuserspace -I$(BUILD) \
 	    $(EXTRA_CFLAGS)
-LDLIBS   += -lbpf -lelf -lz -lmnl -lmicrohttpd -lm
+LDLIBS   += -lbpf -lelf -lz -lmnl -lmicrohttpd -lsodium -lm
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -D__TARGET_ARCH_$(ARCH) -Iheaders \
 	      $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
 

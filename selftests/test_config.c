@@ -282,7 +282,7 @@ static void test_reject_backends(void)
 static void test_reject_structure(void)
 {
 	rejects("vipp add " V4, "unknown object \"vipp\" (vip, backend, stats, flows, top, flow, "
-				"save, restore, node, help)");
+				"save, restore, node, sync, help)");
 	rejects("vip", "\"vip\" needs a command (add, del, show, help)");
 	rejects("vip remove " V4, "unknown command \"remove\" for \"vip\" (add, del, show, help)");
 	rejects("VIP add " V4, "unknown object \"VIP\"");

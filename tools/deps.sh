@@ -8,6 +8,7 @@ PKGS=(
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev
 	linux-libc-dev pkg-config libclang-rt-14-dev
 	libmicrohttpd-dev # lbd's /metrics server (HTTP parsing, limits; see README)
+	libsodium-dev # lbd's flow sync: HMAC-SHA256 of every message (see README)
 	# labs and tests
 	iproute2 iputils-ping ethtool curl nginx-light socat procps psmisc util-linux
 	nftables # test_routed.sh: counters on the router

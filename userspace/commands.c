@@ -69,6 +69,8 @@ static int commit(struct lbd *d, struct xdplb_model *next, struct strbuf *out)
 	d->model = *next;
 	if (!lbd_sync(d, err, sizeof(err))) {
 		model_free(&old);
+		if (d->flowsync)
+			flowsync_config_changed(d->flowsync);
 		return 0;
 	}
 	/* the datapath refused: go back to the old model, file included */
@@ -321,6 +323,10 @@ static int handle_cmd(struct lbd *d, const struct xdplb_cmd *c, bool json, char 
 		return do_change(d, c, out);
 	case CMD_NODE_SHOW:
 		return lbd_node_show(d, json, out);
+	case CMD_SYNC_SHOW:
+		if (!d->flowsync)
+			return fail(out, "flow sync is off (lbd --sync-key FILE --sync-peer ADDR)");
+		return flowsync_show(d->flowsync, json, out);
 	case CMD_RESTORE:
 		return do_restore(d, rest, rest_len, out);
 	case CMD_SAVE:

@@ -80,6 +80,7 @@ enum cmd_kind {
 	CMD_NODE_DRAIN,
 	CMD_NODE_UNDRAIN,
 	CMD_NODE_SHOW,
+	CMD_SYNC_SHOW,
 	CMD_KIND_MAX,
 };
 

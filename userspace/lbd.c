@@ -35,7 +35,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: lbd --iface IF [--xdp-mode auto|native|generic] [--socket PATH]\n"
 		"           [--socket-group GROUP] [--state PATH] [--pin DIR] [--metrics ADDR:PORT|none] [--flows N]\n"
-		"           [--announce-table N] [-v]\n"
+		"           [--announce-table N] [--sync-key FILE [--sync-peer ADDR[:PORT]]...\n"
+		"           [--sync-listen ADDR[:PORT]]] [-v]\n"
 		"       lbd --iface IF [--pin DIR] [--announce-table N] --detach\n"
 		"defaults: socket /run/xdplb/lbd.sock, state /var/lib/xdplb/state,\n"
 		"          pin /sys/fs/bpf/xdplb, metrics 127.0.0.1:9469, flows 1048576\n");
@@ -66,6 +67,8 @@ static int parse_opts(int argc, char **argv, struct lbd_opts *o, bool *detach)
 		{ "pin", required_argument, 0, 'p' },	 { "metrics", required_argument, 0, 'M' },
 		{ "flows", required_argument, 0, 'f' },	 { "detach", no_argument, 0, 'd' },
 		{ "announce-table", required_argument, 0, 'A' },
+		{ "sync-key", required_argument, 0, 'K' }, { "sync-peer", required_argument, 0, 'P' },
+		{ "sync-listen", required_argument, 0, 'L' },
 		{ "verbose", no_argument, 0, 'v' },	 { "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 }
 	};
@@ -96,6 +99,18 @@ static int parse_opts(int argc, char **argv, struct lbd_opts *o, bool *detach)
 				return fprintf(stderr, "lbd: bad --announce-table \"%s\" (1-4294967294, "
 					       "not 253-255: default, main, local)\n", optarg), -1;
 			break;
+		case 'K': o->sync.key_file = optarg; break;
+		case 'P':
+			if (o->sync.n_peers == FS_MAX_PEERS)
+				return fprintf(stderr, "lbd: more than %d --sync-peer\n", FS_MAX_PEERS), -1;
+			if (fs_parse_endpoint(optarg, &o->sync.peers[o->sync.n_peers], err, sizeof(err)))
+				return fprintf(stderr, "lbd: --sync-peer: %s\n", err), -1;
+			o->sync.n_peers++;
+			break;
+		case 'L':
+			if (fs_parse_endpoint(optarg, &o->sync.listen, err, sizeof(err)))
+				return fprintf(stderr, "lbd: --sync-listen: %s\n", err), -1;
+			break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'm':
@@ -117,6 +132,9 @@ static int parse_opts(int argc, char **argv, struct lbd_opts *o, bool *detach)
 			return -1;
 		}
 	}
+	if ((o->sync.n_peers || o->sync.listen.ss_family) && !o->sync.key_file)
+		return fprintf(stderr, "lbd: --sync-peer and --sync-listen need --sync-key FILE (the "
+			       "key shared by the nodes)\n"), -1;
 	if (optind < argc || !o->iface) {
 		fprintf(stderr, "lbd: %s\n", optind < argc ? "unexpected argument" : "--iface is required");
 		usage(stderr);
@@ -300,6 +318,7 @@ static void iface_config(struct lbd *d, struct xdplb_config *cfg)
 	}
 	cfg->mtu = (__u16)(mtu > 65535 ? 65535 : mtu);
 	cfg->seed = LBD_SEED;
+	d->o.sync.seed = LBD_SEED;
 	cfg->gue_port = htons(XDPLB_GUE_PORT);
 	if (getifaddrs(&ifa))
 		return;
@@ -439,6 +458,12 @@ static int start(struct lbd *d)
 	d->neigh = neigh_open(d->loop, neigh_changed, d, err, sizeof(err));
 	if (!d->neigh)
 		return fprintf(stderr, "lbd: %s\n", err), -1;
+	if (d->o.sync.key_file) {
+		if (lbd_flowsync_open(d, err, sizeof(err)))
+			return fprintf(stderr, "lbd: %s\n", err), -1;
+		lbd_log("flow sync: %u peer%s configured", d->o.sync.n_peers,
+			d->o.sync.n_peers == 1 ? "" : "s");
+	}
 	if (lbd_sync(d, err, sizeof(err)))
 		return fprintf(stderr, "lbd: %s\n", err), -1;
 	if (attach(d))
@@ -464,6 +489,7 @@ static int start(struct lbd *d)
 
 static void stop(struct lbd *d)
 {
+	flowsync_close(d->flowsync);
 	mon_stop(d);
 	ctl_close(d->ctl);
 	lbd_rt_free(d);

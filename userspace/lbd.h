@@ -12,6 +12,7 @@
 #include "announce.h"
 #include "config.h"
 #include "dataplane.h"
+#include "flowsync.h"
 #include "health.h"
 #include "loop.h"
 #include "metrics.h"
@@ -66,6 +67,7 @@ struct lbd_opts {
 	const char *metrics;
 	__u32 flows;
 	__u32 announce_table;     /* --announce-table N; 0: off */
+	struct fs_config sync;    /* --sync-key (key_file NULL: off), --sync-peer, --sync-listen */
 	bool verbose;
 };
 
@@ -93,6 +95,7 @@ struct lbd {
 	struct announce *announce; /* --announce-table (announce.h); NULL when off */
 	struct loop_timer announce_timer;
 	char announce_err[256]; /* why the last announce_set() failed; "" if it did not */
+	struct flowsync *flowsync; /* --sync-key (flowsync.h); NULL when off */
 	volatile sig_atomic_t stop;
 	int exit_status;        /* set with stop when lbd cannot go on */
 };
@@ -118,6 +121,8 @@ bool lbd_vip_announced(const struct lbd *d, const struct xdplb_vip *v);
  * LBD_ANNOUNCE_MS again (which repairs routes removed by hand). */
 void lbd_announce(struct lbd *d);
 int lbd_node_show(const struct lbd *d, bool json, struct strbuf *out);
+/* Start flow sync (--sync-key): NULL model callbacks are node.c's. */
+int lbd_flowsync_open(struct lbd *d, char *err, size_t errlen);
 /* The ring fingerprint as text ("-" for an empty ring). */
 char *lbd_fingerprint(const struct vip_rt *vr, char *buf, size_t len);
 

@@ -445,9 +445,10 @@ static const struct stat_family {
 	{ "pass_", "xdplb_passes_total", "reason", "Packets passed to the kernel, by reason." },
 	{ "flow_miss_", "xdplb_flow_table_misses_total", "packet",
 	  "Flow table misses: syn = a new flow (TCP SYN or first UDP packet); nonsyn = a TCP "
-	  "packet of a flow no table remembers (sent by the previous ring)." },
+	  "packet of a flow no table remembers (sent by the current ring)." },
 	{ "flow_", "xdplb_flow_table_events_total", "event",
-	  "Flow table hits, previous-ring decisions, half-open flows promoted." },
+	  "Flow table hits, half-open flows promoted, promotions flow sync missed (sync_lost: "
+	  "its ring buffer was full)." },
 	{ "icmp_", "xdplb_icmp_total", "event",
 	  "ICMP handled: echo requests answered, errors forwarded, too-big messages sent." },
 	{ "", "xdplb_datapath_events_total", "counter", "Other datapath counters, by name." },
@@ -650,6 +651,8 @@ int metrics_render(struct lbd *d, struct strbuf *out)
 	render_flow_tables(d, out);
 	render_ops(d, out);
 	render_node(d, &l, out);
+	if (d->flowsync)
+		flowsync_metrics(d->flowsync, out);
 	render_daemon(d, out);
 	labels_free(&l);
 	d->mon.scrapes++;

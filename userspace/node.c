@@ -103,6 +103,17 @@ void lbd_announce(struct lbd *d)
 		if (lbd_vip_addr_first(d, v) && addr_wanted(d, v))
 			want[n++] = addr_of(v);
 	}
+	/* an address this node starts announcing brings it flows it never
+	 * saw: the peers' tables first (flowsync.c calls back) */
+	if (d->flowsync) {
+		__u32 kept = 0;
+
+		for (i = 0; i < n; i++)
+			if (announce_has(d->announce, &want[i]) ||
+			    flowsync_ready(d->flowsync, &want[i].addr, want[i].family))
+				want[kept++] = want[i];
+		n = kept;
+	}
 	ret = announce_set(d->announce, want, n, &changed, err, sizeof(err));
 	free(want);
 	if (ret && strcmp(err, d->announce_err))
@@ -133,6 +144,8 @@ static const char *addr_why(const struct lbd *d, const struct xdplb_vip *v, bool
 		return "serving";
 	if (announced)
 		return d->model.drained ? "drained, withdrawal failed" : "not serving, withdrawal failed";
+	if (wanted && d->flowsync && flowsync_why(d->flowsync, &v->key.addr, v->key.family))
+		return flowsync_why(d->flowsync, &v->key.addr, v->key.family);
 	if (wanted)
 		return "serving, route failed";
 	return d->model.drained ? "drained" : "no VIP serving";
@@ -199,4 +212,51 @@ int lbd_node_show(const struct lbd *d, bool json, struct strbuf *out)
 	if (json)
 		sb_printf(out, "]}\n");
 	return 0;
+}
+
+/* ---- flow sync's questions to the model (flowsync.h) ---- */
+
+static int fs_backend_addr(void *arg, __u32 be_id, union xdplb_addr *addr, __u8 *family)
+{
+	const struct lbd *d = arg;
+
+	if (be_id >= XDPLB_MAX_BACKENDS || !d->be[be_id].used)
+		return -1;
+	*addr = d->be[be_id].addr;
+	*family = d->be[be_id].family;
+	return 0;
+}
+
+static int fs_ids(void *arg, const struct xdplb_vip_key *vip, const union xdplb_addr *be,
+		  __u8 be_family, __u32 *vip_id, __u32 *be_id)
+{
+	const struct lbd *d = arg;
+	struct xdplb_vip_key wild = *vip;
+	const struct xdplb_vip *v = model_find_vip(&d->model, vip);
+	const struct xdplb_backend *b;
+
+	if (!v) {
+		wild.port = 0;
+		v = model_find_vip(&d->model, &wild);
+	}
+	b = v ? model_find_backend(v, be, be_family) : NULL;
+	if (!b)
+		return -1;
+	*vip_id = v->id;
+	*be_id = b->id;
+	return 0;
+}
+
+static void fs_ready(void *arg)
+{
+	lbd_announce(arg);
+}
+
+int lbd_flowsync_open(struct lbd *d, char *err, size_t errlen)
+{
+	struct fs_model m = { .backend_addr = fs_backend_addr, .ids = fs_ids, .ready = fs_ready,
+			      .arg = d };
+
+	d->flowsync = flowsync_open(d->loop, &d->dp, &d->o.sync, &m, err, errlen);
+	return d->flowsync ? 0 : -1;
 }

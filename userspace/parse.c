@@ -465,6 +465,12 @@ static const struct cmd_verb node_verbs[] = {
     {0},
 };
 
+static const struct cmd_verb sync_verbs[] = {
+    {"show", CMD_SYNC_SHOW, parse_nothing, "", NULL,
+     "flow sync between LB nodes: peers, flows sent and received (lbd --sync-key)"},
+    {0},
+};
+
 static const struct cmd_verb help_verbs[] = {
     {NULL, CMD_HELP, parse_help, "[OBJECT]", NULL, "show the commands (of one OBJECT)"},
     {0},
@@ -480,6 +486,7 @@ static const struct cmd_object objects[] = {
     {"save", save_verbs, "the configuration as text"},
     {"restore", restore_verbs, "configuration from text"},
     {"node", node_verbs, "this node's announcements (lbd --announce-table)"},
+    {"sync", sync_verbs, "flow sync with the other LB nodes (lbd --sync-peer)"},
     {"help", help_verbs, "this text"},
     {0},
 };

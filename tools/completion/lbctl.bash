@@ -50,7 +50,7 @@ _lbctl()
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W '-s -j --json -h --help' -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W 'vip backend node stats top flows flow save restore help' -- "$cur"))
+			COMPREPLY=($(compgen -W 'vip backend node sync stats top flows flow save restore help' -- "$cur"))
 		fi
 		return
 	fi
@@ -83,6 +83,9 @@ _lbctl()
 	node)
 		((n == 1)) && list='drain undrain show help'
 		;;
+	sync)
+		((n == 1)) && list='show help'
+		;;
 	flow)
 		case $n in
 		1) list='lookup help' ;;
@@ -110,7 +113,7 @@ _lbctl()
 		((n == 1)) && { _filedir; return; }
 		;;
 	help)
-		((n == 1)) && list='vip backend node stats top flows flow save restore'
+		((n == 1)) && list='vip backend node sync stats top flows flow save restore'
 		;;
 	esac
 	COMPREPLY=($(compgen -W "$list" -- "$cur"))
