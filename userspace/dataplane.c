@@ -37,7 +37,11 @@ void dp_set_libbpf_verbose(bool verbose)
 }
 
 /* Pin every map as DIR/NAME; libbpf reuses a compatible pinned map at load
- * (so a restarted daemon keeps the flow table), or pins the new one. */
+ * (so a restarted daemon keeps the flow table), or pins the new one.  Any
+ * pinned map means a running datapath: it is adopted even when some maps
+ * are missing (an upgrade that added a map: dp->pins_created of them are
+ * created empty), since libbpf reuses the VIPs, backends, rings and flows
+ * that are there, and a fresh start's ids would collide with theirs. */
 static int set_pins(struct dp *dp, const char *dir)
 {
 	struct bpf_map *map;
@@ -56,7 +60,8 @@ static int set_pins(struct dp *dp, const char *dir)
 		if (err)
 			return err;
 	}
-	dp->adopted = n_pinned == n;
+	dp->adopted = n_pinned > 0;
+	dp->pins_created = (unsigned int)(n - n_pinned);
 	return 0;
 }
 

@@ -14,6 +14,7 @@ struct dp_ring;
 struct dp {
 	struct xdplb_bpf *skel;
 	bool adopted;
+	unsigned int pins_created; /* maps not pinned yet (all of them on a first start) */
 	struct dp_ring *rings; /* [XDPLB_MAX_RINGS], the rings lbd created (dataplane.c) */
 	bool rings_plain;      /* the outer map takes only non-mmapable arrays */
 	__u64 ring_quiet_ms;   /* DP_RING_QUIET_MS; tests lower it */

@@ -385,7 +385,8 @@ static int open_datapath(struct lbd *d)
 	iface_config(d, &cfg);
 	err = dp_config_set(&d->dp, &cfg);
 	if (!err && dp_adopted(&d->dp)) {
-		lbd_log("adopting the pinned datapath in %s", d->pin_dir);
+		lbd_log("adopting the pinned datapath in %s%s", d->pin_dir,
+			d->dp.pins_created ? " (with maps new to this version, created empty)" : "");
 		err = lbd_adopt_ids(d);
 	}
 	return err;

@@ -139,6 +139,22 @@ test_restart() {
 	fi
 	echo four >&7
 	check restart_after_sigkill wait_for 20 grep -q four "$TMP/conn.out"
+	# an upgrade that adds a map: the pinned datapath lacks it, and is adopted anyway
+	stop_lbd TERM
+	rm -f "$PIN/eth0/flow_events"
+	if ! start_lbd; then
+		fail restart_partial_pins "lbd did not start over a datapath without flow_events"
+		exec 7>&-
+		kill $pid 2>/dev/null
+		start_lbd
+		return
+	fi
+	check partial_pins_adopted grep -q 'adopting the pinned datapath .*(with maps new to this version' "$TMP/lbd.log"
+	check partial_pins_map_created test -e "$PIN/eth0/flow_events"
+	check partial_pins_config_kept test "$before" = "$(lbctl save)"
+	check partial_pins_flow_kept bash -c "'$SAN/lbctl' -s '$SOCK' flows | grep -q ' 32000 '"
+	echo five >&7
+	check partial_pins_connection_survived wait_for 20 grep -q five "$TMP/conn.out"
 	exec 7>&-
 	kill $pid 2>/dev/null
 }
