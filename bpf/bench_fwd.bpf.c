@@ -23,9 +23,8 @@ int bench_fwd(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	__u32 zero = 0, off = bench_fresh_off;
-	struct xdplb_stats *st;
 	__u64 *w;
-	int act, i;
+	int i;
 
 	if (bpf_xdp_adjust_head(ctx, (int)(end - data) - (int)bench_len))
 		return XDP_ABORTED;
@@ -45,8 +44,5 @@ int bench_fwd(struct xdp_md *ctx)
 		*src = bpf_htonl(++bench_fresh);
 	}
 
-	st = bpf_map_lookup_elem(&stats, &zero);
-	act = process(ctx, st);
-	count(st, (__u32)act <= XDP_REDIRECT ? (__u32)act : XDPLB_STAT_ABORTED);
-	return act;
+	return xdplb_run(ctx, bpf_map_lookup_elem(&stats, &zero));
 }

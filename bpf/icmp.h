@@ -13,12 +13,12 @@
 /* Turn an echo request into the reply in place. */
 static __always_inline int echo_reply(void *data, void *end, const struct pkt *p)
 {
-	struct icmphdr *ih = data + (p->l4_off & 0xffff);
+	struct icmphdr *ih = data + (p->l4_off & PKT_OFF_MASK);
 	struct iphdr *iph = data + (p->l3_off & 0x1f);
 	struct ipv6hdr *ip6 = data + (p->l3_off & 0x1f);
 	__u16 old;
 
-	if ((void *)(ih + 1) > end || (void *)(iph + 1) > end)
+	if ((void *)(ih + 1) > end || (void *)(iph + 1) > end || data + ETH_HLEN > end)
 		return -1;
 	old = *(__u16 *)ih;
 	ih->type = p->family == XDPLB_AF_INET ? ICMP_ECHOREPLY : ICMPV6_ECHO_REPLY;
@@ -154,7 +154,7 @@ static __always_inline int icmp_is_error(const struct pkt *p)
 static __always_inline int icmp_quoted_flow(void *data, void *end, const struct pkt *p,
 					    struct pkt *q)
 {
-	void *in = data + ((p->l4_off + 8) & 0xffff);
+	void *in = data + ((p->l4_off + 8) & PKT_OFF_MASK);
 	struct iphdr *iph = in;
 	struct ipv6hdr *ip6 = in;
 	__be16 *ports;

@@ -96,6 +96,14 @@ struct {
 	__type(value, struct xdplb_hll);
 } hll SEC(".maps");
 
+/* Which destination addresses can be a VIP's (xdplb.h); key 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdplb_vip_filter);
+} vip_filter SEC(".maps");
+
 /* Flows promoted to the established table, for lbd's flow sync (xdplb.h).
  * Written with BPF_RB_NO_WAKEUP: lbd reads it on a timer, so a packet never
  * pays for waking it. */

@@ -47,6 +47,10 @@ struct icmphdr {
 #define IP_DF 0x4000
 #define IP_OFFSET 0x1fff
 #define IPV6_MAX_EXT 4 /* extension headers skipped before giving up */
+/* Offsets into the frame, masked before they move a packet pointer: the
+ * verifier gives no range to a pointer whose offset may pass 0xffff, and a
+ * linear XDP frame is a page at most (four 2 KiB IPv6 extension headers fit). */
+#define PKT_OFF_MASK 0x3fff
 
 /* What the forwarder knows about a packet after parsing.  Offsets are from
  * the start of the frame; `ip_len` is the IP datagram's own length. */
@@ -139,14 +143,14 @@ static __always_inline int skip_ipv6_ext(struct pkt *p, void *data, void *end)
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
-			oh = data + (p->l4_off & 0xffff);
+			oh = data + (p->l4_off & PKT_OFF_MASK);
 			if ((void *)(oh + 1) > end)
 				return PARSE_TRUNCATED;
 			p->proto = oh->nexthdr;
 			p->l4_off += (oh->hdrlen + 1) * 8;
 			break;
 		case IPPROTO_FRAGMENT:
-			oh = data + (p->l4_off & 0xffff);
+			oh = data + (p->l4_off & PKT_OFF_MASK);
 			if ((void *)(oh + 1) > end)
 				return PARSE_TRUNCATED;
 			p->frag = 1;
@@ -185,7 +189,7 @@ static __always_inline int parse_ipv6(struct pkt *p, void *data, void *end)
  * it is dropped or passed depends on whether it was meant for a VIP. */
 static __always_inline void parse_l4(struct pkt *p, void *data, void *end)
 {
-	void *l4 = data + (p->l4_off & 0xffff);
+	void *l4 = data + (p->l4_off & PKT_OFF_MASK);
 	struct tcphdr *th = l4;
 	struct udphdr *uh = l4;
 	struct icmphdr *ih = l4;

@@ -115,7 +115,7 @@ union flow_key {
 static __always_inline int flow_key_make(void *data, void *end, const struct pkt *p,
 					 union flow_key *k)
 {
-	__u32 l3 = p->l3_off & 0x1f, l4 = p->l4_off & 0xffff;
+	__u32 l3 = p->l3_off & 0x1f, l4 = p->l4_off & PKT_OFF_MASK;
 	__u64 *w = (__u64 *)k;
 	__u64 *a;
 	__u32 ports;
@@ -260,15 +260,6 @@ static __always_inline void flow_count(struct xdplb_flow_val *fv, __u32 len)
 	fv->last_ns = bpf_ktime_get_coarse_ns();
 }
 
-/* The same, and the client into this epoch's sketch if this is the flow's
- * first packet of the epoch. */
-static __always_inline void flow_touch(struct xdplb_flow_val *fv, const struct pkt *p)
-{
-	if (fv->last_ns < hll_epoch_ns)
-		hll_add(fv->vip_id, p);
-	flow_count(fv, p->frame_len);
-}
-
 static __always_inline void flow_learn(int family, const union flow_key *k, int established,
 				       __u32 id, __u32 vip_id, __u32 hash, __u32 flags,
 				       const struct pkt *p)
@@ -278,17 +269,6 @@ static __always_inline void flow_learn(int family, const union flow_key *k, int 
 
 	v.last_ns = bpf_ktime_get_coarse_ns();
 	flow_put(family, k, established, &v);
-	hll_add(vip_id, p);
-}
-
-/* Counters are per backend only: user space sums a VIP's backends (see
- * dp_vip_counters), which saves every packet a second per-CPU update. */
-static __always_inline void count_new_flow(__u32 be_id)
-{
-	struct xdplb_counters *c = bpf_map_lookup_elem(&backend_stats, &be_id);
-
-	if (c)
-		c->new_flows++;
 }
 
 /* A packet with no flow entry: the current ring's backend (file comment). */
@@ -313,78 +293,240 @@ static __always_inline void flow_report(const struct pkt *p, const struct xdplb_
 		count(st, XDPLB_STAT_FLOW_SYNC_LOST);
 }
 
-/* The backend of an established flow, or NULL: the entry's backend must be
+/* The backend of a flow entry, or NULL: the entry's backend must be
  * active and still serve the entry's VIP. */
 static __always_inline struct xdplb_backend_info *flow_backend(const struct xdplb_flow_val *fv)
 {
 	return fv ? backend_active(fv->backend_id, fv->vip_id) : NULL;
 }
 
-/* Choose the backend of a packet that the established table did not
- * answer (`tried_est`: the caller already looked there): half-open table,
- * then the rings.  Learns and promotes flows as the file comment says.
- * *hash is the flow hash: stored with the flow, computed only on a miss. */
-static __always_inline struct xdplb_backend_info *
-select_backend(const struct pkt *p, const union flow_key *k, const struct xdplb_vip_info *vi,
-	       __u32 seed, int icmp_err, int tried_est, struct xdplb_stats *st, __u32 *be_id,
-	       __u32 *hash)
+/* ---- one packet's way ----
+ *
+ * parse -> VIP filter -> established flow -> (whole header) -> VIP ->
+ * choose a backend -> send.  Each stage returns NEXT or the packet's XDP
+ * action; it notes why in `why` (a pass or drop reason, an ICMP outcome)
+ * and what the flow tables said in `flow_event`, and the one exit,
+ * xdplb_fwd(), counts both, the action, and the backend's traffic. */
+
+#define NEXT (-1)
+
+struct fwd {
+	struct xdp_md *ctx;
+	struct xdplb_stats *st;
+	union flow_key key __attribute__((aligned(8))); /* TCP/UDP: the flow's key (64-bit stores) */
+	struct pkt p;		/* whole only once `parsed`; before, family and frame_len */
+	struct xdplb_backend_info *be;
+	__u32 be_id;
+	__u32 hash;		/* the flow hash (encapsulation's entropy) */
+	__u32 why;		/* XDPLB_STAT_* pass/drop reason or ICMP outcome; 0: none */
+	__u32 flow_event;	/* XDPLB_STAT_FLOW_HIT / _MISS_SYN / _MISS_NONSYN; 0: none */
+	__u8 parsed;		/* p is filled (else only the IPv4 fast path's key is) */
+	__u8 sent;		/* the packet goes to be: count its traffic */
+	__u8 new_flow;		/* and a new flow on it */
+};
+
+static __always_inline void *pkt_data(const struct fwd *f)
+{
+	return (void *)(long)f->ctx->data;
+}
+
+static __always_inline void *pkt_end(const struct fwd *f)
+{
+	return (void *)(long)f->ctx->data_end;
+}
+
+/* The common frame (untagged IPv4 without options, TCP or UDP, not a
+ * fragment) needs only its flow key until it misses the established
+ * table; anything else is parsed whole at once. */
+static __always_inline int parse(struct fwd *f)
+{
+	void *data = pkt_data(f), *end = pkt_end(f);
+	struct iphdr *iph = data + sizeof(struct ethhdr);
+	__u64 *w = (__u64 *)&f->key;
+	int ret;
+
+	if (fast4_ok(data, end)) {
+		f->p.frame_len = end - data;
+		if ((void *)(iph + 1) + sizeof(__u32) > end)
+			return XDP_ABORTED; /* cannot happen after fast4_ok() */
+		f->p.family = XDPLB_AF_INET;
+		w[0] = *(__u64 *)&iph->saddr;
+		w[1] = flow_key_tail(*(__u32 *)(iph + 1), iph->protocol);
+		return NEXT;
+	}
+	__builtin_memset(&f->p, 0, sizeof(f->p)); /* IPv4 leaves addr words 1-3 */
+	ret = parse_packet(&f->p, data, end);
+	if (ret) {
+		f->why = ret;
+		return XDP_PASS;
+	}
+	f->parsed = 1;
+	if (f->p.proto == IPPROTO_ICMP || f->p.proto == IPPROTO_ICMPV6 || f->p.frag ||
+	    f->p.l4_short)
+		return NEXT; /* no flow key: after the VIP filter */
+	if (f->p.proto != IPPROTO_TCP && f->p.proto != IPPROTO_UDP) {
+		f->why = XDPLB_STAT_PASS_NOT_VIP;
+		return XDP_PASS;
+	}
+	if (flow_key_make(data, end, &f->p, &f->key))
+		return XDP_ABORTED; /* cannot happen: the headers were parsed */
+	return NEXT;
+}
+
+/* The rest of the header of a frame parse() took the fast way. */
+static __always_inline void parse_rest(struct fwd *f)
+{
+	if (!f->parsed) {
+		fast4_fill(&f->p, pkt_data(f), pkt_end(f));
+		f->parsed = 1;
+	}
+}
+
+static __always_inline const union xdplb_addr *pkt_dst(const struct fwd *f)
+{
+	return f->parsed ? &f->p.dst : (const union xdplb_addr *)&f->key.v4.dst;
+}
+
+/* Can the destination be a VIP's address at all?  One array read. */
+static __always_inline int vip_filter_pass(struct fwd *f)
+{
+	const union xdplb_addr *dst = pkt_dst(f);
+	__u32 zero = 0, bit;
+	struct xdplb_vip_filter *vf = bpf_map_lookup_elem(&vip_filter, &zero);
+
+	if (!vf)
+		return XDP_ABORTED; /* cannot happen: array key 0 always exists */
+	bit = f->p.family == XDPLB_AF_INET ? xdplb_vip_filter_bit4(dst->v4)
+					    : xdplb_vip_filter_bit6(dst->v6);
+	if (vf->bits[(bit >> 3) & (sizeof(vf->bits) - 1)] & (1u << (bit & 7)))
+		return NEXT;
+	f->why = f->parsed && f->p.l4_short && !f->p.frag ? XDPLB_STAT_PASS_TRUNCATED
+							  : XDPLB_STAT_PASS_NOT_VIP;
+	return XDP_PASS;
+}
+
+static __always_inline void flow_found(struct fwd *f, struct xdplb_flow_val *fv,
+				       struct xdplb_backend_info *be)
+{
+	f->be = be;
+	f->be_id = fv->backend_id;
+	f->hash = fv->hash;
+	f->flow_event = XDPLB_STAT_FLOW_HIT;
+}
+
+/* A packet of a known flow: its counters, and its client into this epoch's
+ * sketch if this is the flow's first packet of the epoch. */
+static __always_inline void flow_touch(struct fwd *f, struct xdplb_flow_val *fv)
+{
+	if (fv->last_ns < hll_epoch_ns) {
+		union xdplb_addr src = f->p.src;
+
+		if (!f->parsed) {
+			src.v6[0] = f->key.v4.src;
+			src.v6[1] = src.v6[2] = src.v6[3] = 0;
+		}
+		hll_add_addr(fv->vip_id, &src, f->p.family);
+	}
+	flow_count(fv, f->p.frame_len);
+}
+
+/* The established table: one lookup, and the packet is on its way.  Each
+ * family has its own call site (one map each: the verifier inlines the
+ * lookup only then).  Returns whether the flow was found. */
+static __always_inline int established(struct fwd *f)
 {
 	struct xdplb_backend_info *be;
 	struct xdplb_flow_val *fv;
-	int syn = p->proto == IPPROTO_TCP && (p->tcp_flags & TCP_FLAG_SYN);
-	int nonsyn_tcp = p->proto == IPPROTO_TCP && !syn;
 
-	if (!tried_est) {
-		fv = flow_get(p->family, k, 1);
-		if ((be = flow_backend(fv)) && fv->vip_id == vi->vip_id) {
-			count(st, XDPLB_STAT_FLOW_HIT);
-			*be_id = fv->backend_id;
-			*hash = fv->hash;
-			return be;
-		}
-	}
-	fv = flow_get(p->family, k, 0);
-	if ((be = flow_backend(fv)) && fv->vip_id == vi->vip_id) {
-		count(st, XDPLB_STAT_FLOW_HIT);
-		*be_id = fv->backend_id;
-		*hash = fv->hash;
-		if (icmp_err)
-			return be;
-		flow_touch(fv, p);
-		if (!syn) {
-			flow_put(p->family, k, 1, fv);
-			if (sync_flows && !(fv->flags & XDPLB_FLOW_F_GUESS))
-				flow_report(p, fv, st);
-			/* last: a deleted entry may be reused at once */
-			flow_forget_half_open(p->family, k);
-			count(st, XDPLB_STAT_FLOW_PROMOTED);
-		}
-		return be;
-	}
-	*hash = flow_hash(p, seed);
-	*be_id = ring_choose(vi, *hash, &be);
-	if (icmp_err)
-		return be;
-	count(st, nonsyn_tcp ? XDPLB_STAT_FLOW_MISS_NONSYN : XDPLB_STAT_FLOW_MISS_SYN);
+	if (f->p.family == XDPLB_AF_INET)
+		fv = bpf_map_lookup_elem(&flows4, &f->key.v4);
+	else
+		fv = bpf_map_lookup_elem(&flows6, &f->key.v6);
+	be = flow_backend(fv);
 	if (!be)
-		return NULL;
-	/* half-open even for a non-SYN miss: a lone spoofed packet must not
-	 * evict an established flow; the flow's next packet promotes it */
-	flow_learn(p->family, k, 0, *be_id, vi->vip_id, *hash,
-		   nonsyn_tcp ? XDPLB_FLOW_F_GUESS : 0, p);
-	if (!nonsyn_tcp)
-		count_new_flow(*be_id);
-	return be;
+		return 0;
+	flow_found(f, fv, be);
+	flow_touch(f, fv);
+	return 1;
 }
 
-static __always_inline void count_traffic(__u32 be_id, __u32 len)
+/* A packet to a VIP's address that has no flow key: fragments and cut
+ * headers are dropped (after the VIP address check: others pass). */
+static __always_inline int unkeyed(struct fwd *f)
 {
-	struct xdplb_counters *c = bpf_map_lookup_elem(&backend_stats, &be_id);
-
-	if (c) {
-		c->packets++;
-		c->bytes += len;
+	if (!vip_addr_lookup(&f->p)) {
+		f->why = f->p.l4_short && !f->p.frag ? XDPLB_STAT_PASS_TRUNCATED
+						     : XDPLB_STAT_PASS_NOT_VIP;
+		return XDP_PASS;
 	}
+	f->why = f->p.frag ? XDPLB_STAT_DROP_FRAGMENT : XDPLB_STAT_DROP_TRUNCATED;
+	return XDP_DROP;
+}
+
+static __always_inline struct xdplb_vip_info *vip_find(const struct pkt *p)
+{
+	struct xdplb_vip_info *vi = vip_lookup(p, p->dport, p->proto);
+
+	return vi ? vi : vip_lookup(p, 0, p->proto);
+}
+
+/* A promoted flow's first established packet: moves to the established
+ * table, is reported to flow sync, and (TCP) its client goes into the
+ * sketch now, when it has shown two packets. */
+static __always_inline void promote(struct fwd *f, struct xdplb_flow_val *fv)
+{
+	int family = f->p.family;
+
+	flow_put(family, &f->key, 1, fv);
+	if (sync_flows && !(fv->flags & XDPLB_FLOW_F_GUESS))
+		flow_report(&f->p, fv, f->st);
+	if (f->p.proto == IPPROTO_TCP)
+		hll_add(fv->vip_id, &f->p);
+	/* last: a deleted entry may be reused at once */
+	flow_forget_half_open(family, &f->key);
+	count(f->st, XDPLB_STAT_FLOW_PROMOTED);
+}
+
+/* No established entry: a flow's second packet finds its half-open entry
+ * and promotes it; a new flow (or one this node does not know) gets the
+ * current ring's backend and a half-open entry.  A SYN never looks in the
+ * half-open table: a retransmitted SYN asks the ring again. */
+static __always_inline int choose(struct fwd *f, const struct xdplb_vip_info *vi)
+{
+	struct xdplb_backend_info *be;
+	struct xdplb_config *cfg;
+	struct xdplb_flow_val *fv;
+	const struct pkt *p = &f->p;
+	int tcp = p->proto == IPPROTO_TCP, syn = tcp && (p->tcp_flags & TCP_FLAG_SYN);
+	__u32 zero = 0;
+
+	if (!syn) {
+		fv = flow_get(p->family, &f->key, 0);
+		if ((be = flow_backend(fv)) && fv->vip_id == vi->vip_id) {
+			flow_found(f, fv, be);
+			flow_touch(f, fv);
+			promote(f, fv);
+			return NEXT;
+		}
+	}
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!cfg)
+		return XDP_ABORTED; /* cannot happen: array key 0 always exists */
+	f->hash = flow_hash(p, cfg->seed);
+	f->be_id = ring_choose(vi, f->hash, &f->be);
+	f->flow_event = tcp && !syn ? XDPLB_STAT_FLOW_MISS_NONSYN : XDPLB_STAT_FLOW_MISS_SYN;
+	if (!f->be) {
+		f->why = XDPLB_STAT_DROP_NO_BACKEND;
+		return XDP_DROP;
+	}
+	/* half-open even for a non-SYN miss: a lone spoofed packet must not
+	 * evict an established flow; the flow's next packet promotes it */
+	flow_learn(p->family, &f->key, 0, f->be_id, vi->vip_id, f->hash,
+		   tcp && !syn ? XDPLB_FLOW_F_GUESS : 0, p);
+	if (!tcp) /* a UDP client may send one datagram only: count it now */
+		hll_add(vi->vip_id, p);
+	f->new_flow = !(tcp && !syn);
+	return NEXT;
 }
 
 static __always_inline int send_to(const struct xdplb_backend_info *be)
@@ -395,252 +537,201 @@ static __always_inline int send_to(const struct xdplb_backend_info *be)
 }
 
 /* Answer "too big" to the client if the encapsulated packet would not fit.
- * Returns XDP_PASS (= fits, go on) or the action to take. */
-static __always_inline int check_mtu(struct xdp_md *ctx, const struct pkt *p, __u32 overhead,
-				     const struct xdplb_config *cfg, int icmp_err,
-				     struct xdplb_stats *st)
+ * Returns NEXT (it fits) or the action to take. */
+static __always_inline int check_mtu(struct fwd *f, __u32 overhead,
+				     const struct xdplb_config *cfg, int icmp_err)
 {
+	const struct pkt *p = &f->p;
 	int err;
 
 	if (!cfg->mtu || p->ip_len + overhead <= cfg->mtu)
-		return XDP_PASS;
+		return NEXT;
 	if (!p->df || icmp_err) {
-		count(st, XDPLB_STAT_DROP_TOO_BIG);
+		f->why = XDPLB_STAT_DROP_TOO_BIG;
 		return XDP_DROP;
 	}
 	if (p->family == XDPLB_AF_INET)
-		err = send_frag_needed(ctx, p, cfg->mtu - overhead);
+		err = send_frag_needed(f->ctx, p, cfg->mtu - overhead);
 	else
-		err = send_pkt_too_big(ctx, p, cfg->mtu - overhead);
+		err = send_pkt_too_big(f->ctx, p, cfg->mtu - overhead);
 	if (err) {
-		count(st, err);
+		f->why = err;
 		return XDP_DROP;
 	}
-	count(st, XDPLB_STAT_ICMP_PTB_SENT);
+	f->why = XDPLB_STAT_ICMP_PTB_SENT;
 	return XDP_TX;
 }
 
-/* Send a packet to its chosen backend: rewrite (l2) or encapsulate, count. */
-static __always_inline int send_backend(struct xdp_md *ctx, const struct pkt *p,
-					const struct xdplb_backend_info *be, __u32 be_id,
-					__u32 hash, int icmp_err, struct xdplb_stats *st)
+/* To the chosen backend: rewrite the MACs (l2) or encapsulate. */
+static __always_inline int send(struct fwd *f, int icmp_err)
 {
-	__u32 zero = 0, overhead;
+	const struct xdplb_backend_info *be = f->be;
 	struct xdplb_config *cfg;
+	__u32 zero = 0, overhead;
 	int act, err;
 
 	if (be->method == XDPLB_METHOD_L2) {
-		void *data = (void *)(long)ctx->data;
+		void *data = pkt_data(f);
 
-		if (data + ETH_HLEN > (void *)(long)ctx->data_end)
+		if (data + ETH_HLEN > pkt_end(f))
 			return XDP_ABORTED; /* cannot happen: the frame was parsed */
 		set_macs(data, be);
-		count_traffic(be_id, p->frame_len);
+		f->sent = 1;
 		return send_to(be);
 	}
+	parse_rest(f);
 	cfg = bpf_map_lookup_elem(&config, &zero);
 	if (!cfg)
 		return XDP_ABORTED; /* cannot happen: array key 0 always exists */
 	overhead = encap_overhead(be->method, be->family);
-	act = check_mtu(ctx, p, overhead, cfg, icmp_err, st);
-	if (act != XDP_PASS)
+	act = check_mtu(f, overhead, cfg, icmp_err);
+	if (act != NEXT)
 		return act;
-	err = encapsulate(ctx, p, be, cfg, hash);
+	err = encapsulate(f->ctx, &f->p, be, cfg, f->hash);
 	if (err) {
-		count(st, err);
+		f->why = err;
 		return XDP_DROP;
 	}
-	count_traffic(be_id, p->frame_len);
+	f->sent = 1;
 	return send_to(be);
 }
 
-/* Forward a packet of a VIP's flow to its backend. */
-static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
-				   const union flow_key *k, const struct xdplb_vip_info *vi,
-				   int icmp_err, int tried_est, struct xdplb_stats *st)
+/* An ICMP error about a VIP flow goes where the flow goes: the flow tables
+ * (nothing learned or promoted), else the current ring. */
+static __always_inline int icmp_error(struct fwd *f, const struct pkt *q)
 {
-	__u32 zero = 0, hash = 0, be_id = 0;
-	struct xdplb_config *cfg = bpf_map_lookup_elem(&config, &zero);
 	struct xdplb_backend_info *be;
-
-	if (!cfg)
-		return XDP_ABORTED; /* cannot happen: array key 0 always exists */
-	be = select_backend(p, k, vi, cfg->seed, icmp_err, tried_est, st, &be_id, &hash);
-	if (!be) {
-		count(st, XDPLB_STAT_DROP_NO_BACKEND);
-		return XDP_DROP;
-	}
-	return send_backend(ctx, p, be, be_id, hash, icmp_err, st);
-}
-
-static __always_inline int send_established(struct xdp_md *ctx, const struct pkt *p,
-					    struct xdplb_flow_val *fv,
-					    const struct xdplb_backend_info *be,
-					    struct xdplb_stats *st)
-{
-	count(st, XDPLB_STAT_FLOW_HIT);
-	flow_touch(fv, p);
-	return send_backend(ctx, p, be, fv->backend_id, fv->hash, 0, st);
-}
-
-static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p, struct xdplb_stats *st)
-{
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	__u8 echo = p->family == XDPLB_AF_INET ? ICMP_ECHO : ICMPV6_ECHO_REQUEST;
 	struct xdplb_vip_info *vi;
-	union flow_key k;
+	struct xdplb_config *cfg;
+	struct xdplb_flow_val *fv;
+	__u32 zero = 0;
+
+	vi = vip_find(q);
+	if (!vi || (vi->flags & XDPLB_VIP_F_ECHO)) {
+		f->why = XDPLB_STAT_PASS_ICMP_OTHER;
+		return XDP_PASS;
+	}
+	flow_key_of(q, &f->key);
+	fv = flow_get(q->family, &f->key, 1);
+	if (!flow_backend(fv) || fv->vip_id != vi->vip_id)
+		fv = flow_get(q->family, &f->key, 0);
+	if ((be = flow_backend(fv)) && fv->vip_id == vi->vip_id) {
+		flow_found(f, fv, be);
+	} else {
+		cfg = bpf_map_lookup_elem(&config, &zero);
+		if (!cfg)
+			return XDP_ABORTED; /* cannot happen: array key 0 always exists */
+		f->hash = flow_hash(q, cfg->seed);
+		f->be_id = ring_choose(vi, f->hash, &f->be);
+		if (!f->be) {
+			f->why = XDPLB_STAT_DROP_NO_BACKEND;
+			return XDP_DROP;
+		}
+	}
+	f->why = XDPLB_STAT_ICMP_ERR_FWD;
+	return send(f, 1);
+}
+
+/* ICMP to a VIP address: echo requests answered here, errors that quote a
+ * VIP flow sent to its backend, the rest passed. */
+static __always_inline int icmp(struct fwd *f)
+{
+	void *data = pkt_data(f), *end = pkt_end(f);
+	struct pkt *p = &f->p;
+	__u8 echo = p->family == XDPLB_AF_INET ? ICMP_ECHO : ICMPV6_ECHO_REQUEST;
 	struct pkt q = *p;
 
 	if (!vip_addr_lookup(p)) {
-		count(st, XDPLB_STAT_PASS_NOT_VIP);
+		f->why = XDPLB_STAT_PASS_NOT_VIP;
 		return XDP_PASS;
 	}
 	if (p->frag || p->l4_short) {
-		count(st, p->frag ? XDPLB_STAT_DROP_FRAGMENT : XDPLB_STAT_DROP_TRUNCATED);
+		f->why = p->frag ? XDPLB_STAT_DROP_FRAGMENT : XDPLB_STAT_DROP_TRUNCATED;
 		return XDP_DROP;
 	}
 	if (p->icmp_type == echo) {
 		if (echo_reply(data, end, p))
 			return XDP_ABORTED; /* cannot happen: lengths were checked */
-		count(st, XDPLB_STAT_ICMP_ECHO);
+		f->why = XDPLB_STAT_ICMP_ECHO;
 		return XDP_TX;
 	}
 	if (!icmp_is_error(p) || icmp_quoted_flow(data, end, p, &q)) {
-		count(st, XDPLB_STAT_PASS_ICMP_OTHER);
+		f->why = XDPLB_STAT_PASS_ICMP_OTHER;
 		return XDP_PASS;
 	}
-	vi = vip_lookup(&q, q.dport, q.proto);
-	if (!vi)
-		vi = vip_lookup(&q, 0, q.proto);
-	if (!vi || (vi->flags & XDPLB_VIP_F_ECHO)) {
-		count(st, XDPLB_STAT_PASS_ICMP_OTHER);
-		return XDP_PASS;
-	}
-	flow_key_of(&q, &k);
-	count(st, XDPLB_STAT_ICMP_ERR_FWD);
-	return forward(ctx, &q, &k, vi, 1, 0, st);
+	return icmp_error(f, &q);
 }
 
-/* The common case, before any parsed-packet record is built: untagged
- * IPv4 without options, TCP/UDP, of an established flow of an l2 VIP.
- * Returns the action, or -1 to take the general path: then *looked says
- * whether flows4 was already consulted, and *fvp, *bep hold a hit that
- * needs more than a MAC rewrite (encapsulation), with *p filled. */
-static __always_inline int fast_established4(struct xdp_md *ctx, struct xdplb_stats *st,
-					     struct pkt *p, int *looked,
-					     struct xdplb_flow_val **fvp,
-					     struct xdplb_backend_info **bep)
+static __always_inline int forward(struct fwd *f)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	struct iphdr *iph = data + sizeof(struct ethhdr);
-	struct tcphdr *th = (void *)(iph + 1);
-	struct xdplb_backend_info *be;
-	struct xdplb_flow4_key k;
-	struct xdplb_flow_val *fv;
-	__u64 *w = (__u64 *)&k;
-	__u32 len = end - data;
-
-	if (!fast4_ok(data, end) || (void *)(th + 1) > end)
-		return -1;
-	w[0] = *(__u64 *)&iph->saddr;
-	w[1] = flow_key_tail(*(__u32 *)th, iph->protocol);
-	fv = bpf_map_lookup_elem(&flows4, &k);
-	*looked = 1;
-	be = flow_backend(fv);
-	if (!be)
-		return -1;
-	if (be->method != XDPLB_METHOD_L2) {
-		fast4_fill(p, data, end);
-		*fvp = fv;
-		*bep = be;
-		return -1;
-	}
-	count(st, XDPLB_STAT_FLOW_HIT);
-	if (fv->last_ns < hll_epoch_ns) {
-		union xdplb_addr a = { .v4 = iph->saddr };
-
-		hll_add_addr(fv->vip_id, &a, XDPLB_AF_INET);
-	}
-	flow_count(fv, len);
-	set_macs(data, be);
-	count_traffic(fv->backend_id, len);
-	return send_to(be);
-}
-
-static __always_inline int process(struct xdp_md *ctx, struct xdplb_stats *st)
-{
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	struct xdplb_backend_info *be;
 	struct xdplb_vip_info *vi;
-	struct xdplb_flow_val *fv;
-	union flow_key k;
-	struct pkt p;
-	int ret, looked = 0;
+	int act;
 
-	fv = NULL;
-	be = NULL;
-	ret = fast_established4(ctx, st, &p, &looked, &fv, &be);
-	if (ret >= 0)
-		return ret;
-	if (be) /* an established flow to encapsulate; p is filled */
-		return send_established(ctx, &p, fv, be, st);
-	if (looked) { /* fast4_ok() said yes already */
-		fast4_fill(&p, data, end);
-	} else if (!parse_fast4(&p, data, end)) {
-		__builtin_memset(&p, 0, sizeof(p));
-		ret = parse_packet(&p, data, end);
-		if (ret) {
-			count(st, ret);
-			return XDP_PASS;
-		}
-	}
-	if (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6)
-		return handle_icmp(ctx, &p, st);
-	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) {
-		count(st, XDPLB_STAT_PASS_NOT_VIP);
-		return XDP_PASS;
-	}
-	if (p.frag || p.l4_short) {
-		if (!vip_addr_lookup(&p)) {
-			count(st, p.frag ? XDPLB_STAT_PASS_NOT_VIP : XDPLB_STAT_PASS_TRUNCATED);
-			return XDP_PASS;
-		}
-		count(st, p.frag ? XDPLB_STAT_DROP_FRAGMENT : XDPLB_STAT_DROP_TRUNCATED);
-		return XDP_DROP;
-	}
-	/* Established flows first: one lookup, then straight to the backend.
-	 * Each family has its own call site: merged into one, the lookup
-	 * would see two maps and the verifier could not inline it. */
-	if (flow_key_make(data, end, &p, &k))
-		return XDP_ABORTED; /* cannot happen: the headers were parsed */
-	if (looked) {
-		/* flows4 answered already: a miss */
-	} else if (p.family == XDPLB_AF_INET) {
-		fv = bpf_map_lookup_elem(&flows4, &k.v4);
-		if ((be = flow_backend(fv)))
-			return send_established(ctx, &p, fv, be, st);
-	} else {
-		fv = bpf_map_lookup_elem(&flows6, &k.v6);
-		if ((be = flow_backend(fv)))
-			return send_established(ctx, &p, fv, be, st);
-	}
-	vi = vip_lookup(&p, p.dport, p.proto);
-	if (!vi)
-		vi = vip_lookup(&p, 0, p.proto);
+	act = parse(f);
+	if (act != NEXT)
+		return act;
+	act = vip_filter_pass(f);
+	if (act != NEXT)
+		return act;
+	if (f->parsed && (f->p.proto == IPPROTO_ICMP || f->p.proto == IPPROTO_ICMPV6))
+		return icmp(f);
+	if (f->parsed && (f->p.frag || f->p.l4_short))
+		return unkeyed(f);
+	if (established(f))
+		return send(f, 0);
+	parse_rest(f);
+	vi = vip_find(&f->p);
 	if (!vi) {
-		count(st, XDPLB_STAT_PASS_NOT_VIP);
+		f->why = XDPLB_STAT_PASS_NOT_VIP;
 		return XDP_PASS;
 	}
-	return forward(ctx, &p, &k, vi, 0, 1, st);
+	act = choose(f, vi);
+	if (act != NEXT)
+		return act;
+	return send(f, 0);
+}
+
+/* What a packet sent to a backend adds to its counters (per backend only:
+ * user space sums a VIP's backends, see dp_vip_counters). */
+static __always_inline void count_backend(const struct fwd *f)
+{
+	struct xdplb_counters *c = bpf_map_lookup_elem(&backend_stats, &f->be_id);
+
+	if (!c)
+		return;
+	c->packets++;
+	c->bytes += f->p.frame_len;
+	c->new_flows += f->new_flow;
+}
+
+/* The one exit: why, what the flow tables said, the action, the traffic. */
+static __always_inline int xdplb_run(struct xdp_md *ctx, struct xdplb_stats *st)
+{
+	struct fwd f;
+	int act;
+
+	f.ctx = ctx;
+	f.st = st;
+	f.why = 0;
+	f.flow_event = 0;
+	f.parsed = 0;
+	f.sent = 0;
+	f.new_flow = 0;
+	act = forward(&f);
+	if (f.why)
+		count(st, f.why);
+	if (f.flow_event)
+		count(st, f.flow_event);
+	if (f.sent)
+		count_backend(&f);
+	count(st, (__u32)act <= XDP_REDIRECT ? (__u32)act : XDPLB_STAT_ABORTED);
+	return act;
 }
 
 SEC("xdp")
 int xdplb_fwd(struct xdp_md *ctx)
 {
 	__u32 zero = 0;
-	struct xdplb_stats *st = bpf_map_lookup_elem(&stats, &zero);
-	int act = process(ctx, st);
 
-	count(st, (__u32)act <= XDP_REDIRECT ? (__u32)act : XDPLB_STAT_ABORTED);
-	return act;
+	return xdplb_run(ctx, bpf_map_lookup_elem(&stats, &zero));
 }

@@ -146,6 +146,19 @@ struct xdplb_flow_val {
 	__u64 last_ns; /* bpf_ktime_get_coarse_ns() of the last packet */
 };
 
+/* The VIP filter: one bit per hash of a VIP address (xdplb_hash.h), set
+ * by lbd for every address any VIP uses.  The forwarder looks at it before
+ * any flow table or VIP lookup: a clear bit means "not a VIP", and the
+ * packet passes to the kernel after one array read (no hash-map lookup).
+ * A set bit may be another address's (about 6% of non-VIP addresses with
+ * 4096 VIP addresses); those go on to the lookups. */
+#define XDPLB_VIP_FILTER_LOG2 16
+#define XDPLB_VIP_FILTER_BITS (1u << XDPLB_VIP_FILTER_LOG2)
+
+struct xdplb_vip_filter {
+	__u8 bits[XDPLB_VIP_FILTER_BITS / 8];
+};
+
 /* xdplb_flow_val.flags */
 enum {
 	/* learned from a TCP packet that was not a SYN and missed every table:
@@ -291,6 +304,7 @@ _Static_assert(sizeof(struct xdplb_flow6_key) == 40, "flow6_key");
 _Static_assert(sizeof(struct xdplb_flow_val) == 40, "flow_val");
 _Static_assert(sizeof(struct xdplb_config) == 48, "config");
 _Static_assert(sizeof(struct xdplb_flow_event) == 48, "flow_event");
+_Static_assert(sizeof(struct xdplb_vip_filter) == 8192, "vip_filter");
 _Static_assert(sizeof(struct xdplb_counters) == 24, "counters");
 _Static_assert(sizeof(struct xdplb_hll) == 2048, "hll");
 #endif

@@ -106,4 +106,16 @@ static inline __u32 xdplb_hash_client(const union xdplb_addr *a, __u8 family)
 	return xdplb_final(h, 16);
 }
 
+/* The bit of an address in the VIP filter (xdplb.h, struct xdplb_vip_filter):
+ * one multiply of the address's words folded, the top bits. */
+static inline __u32 xdplb_vip_filter_bit4(__be32 a)
+{
+	return ((__u32)a * 0x9e3779b1u) >> (32 - XDPLB_VIP_FILTER_LOG2);
+}
+
+static inline __u32 xdplb_vip_filter_bit6(const __be32 *a)
+{
+	return xdplb_vip_filter_bit4(a[0] ^ a[1] ^ a[2] ^ a[3]);
+}
+
 #endif /* XDPLB_HASH_H */

@@ -54,8 +54,10 @@ static void client_addr(int family, __u32 i, char *buf, size_t len)
 		snprintf(buf, len, "2001:db8:%x:%x::%x", i >> 16, i & 0xffff, (i * 7 + 1) & 0xffff);
 }
 
-/* n clients (ids first .. first+n-1), one packet each with `flags`; adds
- * each to `ref` as the datapath should.  Returns how many were forwarded. */
+/* n clients (ids first .. first+n-1), one packet each with `flags`, and
+ * for a SYN (0x02) the ACK after it: a TCP client counts once its flow is
+ * established (a lone, maybe spoofed, SYN does not).  Adds each to `ref`
+ * as the datapath should.  Returns how many were forwarded. */
 static __u32 send_clients(struct dp *dp, int family, __u32 first, __u32 n, __u8 flags,
 			  struct xdplb_hll *ref)
 {
@@ -72,7 +74,12 @@ static __u32 send_clients(struct dp *dp, int family, __u32 first, __u32 n, __u8 
 		union xdplb_addr a;
 
 		client_addr(family, i, addr, sizeof(addr));
+		s.tcp_flags = flags;
 		ok += fix_run(dp, in, pkt_build(&s, in), out, &out_len) == XDP_TX;
+		if (flags == 0x02) {
+			s.tcp_flags = 0x10;
+			fix_run(dp, in, pkt_build(&s, in), out, &out_len);
+		}
 		if (ref) {
 			pkt_addr(family, addr, &a);
 			hll_add_hash(ref, xdplb_hash_client(&a, family == 4 ? XDPLB_AF_INET
@@ -173,6 +180,23 @@ TEST(hll_window)
 	ASSERT_TRUE(e > 0.5 && e < 1.5, "a known flow's first packet of the epoch adds its client");
 	ASSERT_EQ(fix_run(&dp, in, pkt_build(&ack, in), out, &out_len), XDP_TX, "ack again");
 	ASSERT_TRUE(estimate(&dp, 0, NULL) == e, "and only once");
+
+	test__start_subtest("lone_syns_not_counted");
+	{
+		struct pkt_spec syn = ack;
+		double before = estimate(&dp, 0, NULL);
+		__u32 i, tx = 0;
+
+		syn.tcp_flags = 0x02;
+		syn.src = addr;
+		for (i = 5000; i < 5200; i++) {
+			client_addr(4, i, addr, sizeof(addr));
+			tx += fix_run(&dp, in, pkt_build(&syn, in), out, &out_len) == XDP_TX;
+		}
+		ASSERT_EQ(tx, 200, "200 SYNs forwarded");
+		ASSERT_TRUE(estimate(&dp, 0, NULL) == before,
+			    "clients that sent a SYN only are not counted");
+	}
 
 	test__start_subtest("freed_vip_starts_empty");
 	ASSERT_OK(dp_hll_clear_vip(&dp, 0), "clear");

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "dataplane.h"
+#include "xdplb_hash.h"
 #include "hll.h"
 #include "xdplb.skel.h"
 
@@ -90,6 +91,12 @@ int dp_open(struct dp *dp, const struct dp_opts *opts)
 		err = xdplb_bpf__load(dp->skel);
 	if (!err && !dp->adopted)
 		err = dp_config_set(dp, &cfg);
+	if (!err) { /* what the (maybe adopted) map holds */
+		__u32 zero = 0;
+
+		if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.vip_filter), &zero, &dp->filter))
+			err = -errno;
+	}
 	if (err) {
 		dp_close(dp);
 		return err;
@@ -488,9 +495,63 @@ int dp_config_get(const struct dp *dp, struct xdplb_config *cfg)
 	return neg_errno(bpf_map_lookup_elem(map_fd(dp->skel->maps.config), &zero, cfg));
 }
 
+static __u32 filter_bit(const union xdplb_addr *a, __u8 family)
+{
+	return family == XDPLB_AF_INET ? xdplb_vip_filter_bit4(a->v4) : xdplb_vip_filter_bit6(a->v6);
+}
+
+static int filter_write(struct dp *dp, const struct xdplb_vip_filter *f)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(map_fd(dp->skel->maps.vip_filter), &zero, f, BPF_ANY))
+		return -errno;
+	dp->filter = *f;
+	return 0;
+}
+
+/* The address's bit goes in before its entry: a VIP never exists with its
+ * bit clear (the forwarder would pass its packets to the kernel). */
 int dp_vip_set(struct dp *dp, const struct xdplb_vip_key *key, const struct xdplb_vip_info *vi)
 {
+	__u32 bit = filter_bit(&key->addr, key->family);
+	int err;
+
+	if (!(dp->filter.bits[bit / 8] & (1u << (bit % 8)))) {
+		struct xdplb_vip_filter f = dp->filter;
+
+		f.bits[bit / 8] |= (__u8)(1u << (bit % 8));
+		err = filter_write(dp, &f);
+		if (err)
+			return err;
+	}
 	return neg_errno(bpf_map_update_elem(map_fd(dp->skel->maps.vips), key, vi, BPF_ANY));
+}
+
+static int filter_add(void *ctx, const struct xdplb_vip_key *k, const struct xdplb_vip_info *vi)
+{
+	struct xdplb_vip_filter *f = ctx;
+	__u32 bit = filter_bit(&k->addr, k->family);
+
+	(void)vi;
+	f->bits[bit / 8] |= (__u8)(1u << (bit % 8));
+	return 0;
+}
+
+int dp_vip_filter_sync(struct dp *dp)
+{
+	struct xdplb_vip_filter *f = calloc(1, sizeof(*f));
+	int err;
+
+	if (!f)
+		return -ENOMEM;
+	err = dp_vips_for_each(dp, filter_add, f);
+	/* one write: every bit still needed is set in the old and the new value,
+	 * so a packet reading a byte mid-write never misses its VIP */
+	if (!err && memcmp(f, &dp->filter, sizeof(*f)))
+		err = filter_write(dp, f);
+	free(f);
+	return err;
 }
 
 int dp_vip_get(const struct dp *dp, const struct xdplb_vip_key *key, struct xdplb_vip_info *vi)

@@ -18,6 +18,7 @@ struct dp {
 	struct dp_ring *rings; /* [XDPLB_MAX_RINGS], the rings lbd created (dataplane.c) */
 	bool rings_plain;      /* the outer map takes only non-mmapable arrays */
 	__u64 ring_quiet_ms;   /* DP_RING_QUIET_MS; tests lower it */
+	struct xdplb_vip_filter filter; /* what the vip_filter map holds */
 };
 
 /* A freed ring slot's array is rewritten in place only after this long. */
@@ -68,6 +69,9 @@ int dp_config_get(const struct dp *dp, struct xdplb_config *cfg);
 int dp_vip_set(struct dp *dp, const struct xdplb_vip_key *key, const struct xdplb_vip_info *vi);
 int dp_vip_get(const struct dp *dp, const struct xdplb_vip_key *key, struct xdplb_vip_info *vi);
 int dp_vip_del(struct dp *dp, const struct xdplb_vip_key *key);
+/* dp_vip_set() sets its address's bit in the VIP filter (xdplb.h); this
+ * rewrites the filter from the VIP map, so removed addresses lose theirs. */
+int dp_vip_filter_sync(struct dp *dp);
 int dp_backend_set(struct dp *dp, __u32 id, const struct xdplb_backend_info *be);
 int dp_backend_get(const struct dp *dp, __u32 id, struct xdplb_backend_info *be);
 /* Let backends behind another interface be reached (XDP redirect). */

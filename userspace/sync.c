@@ -558,6 +558,8 @@ int lbd_sync(struct lbd *d, char *err, size_t errlen)
 	ret = echo_sync(d);
 	if (!ret)
 		ret = drop_stale(d);
+	if (!ret)
+		ret = dp_vip_filter_sync(&d->dp);
 	if (ret)
 		snprintf(err, errlen, "cannot update the datapath: %s", strerror(-ret));
 	lbd_announce(d);
