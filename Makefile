@@ -73,6 +73,9 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)/bpf
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# the bench builds of the forwarder include its source
+$(BUILD)/bpf/bench_fwd.bpf.o $(BUILD)/bpf/bench_nocnt.bpf.o: bpf/xdplb.bpf.c
+
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
