@@ -489,8 +489,9 @@ static __always_inline void promote(struct fwd *f, struct xdplb_flow_val *fv)
 
 /* No established entry: a flow's second packet finds its half-open entry
  * and promotes it; a new flow (or one this node does not know) gets the
- * current ring's backend and a half-open entry.  A SYN never looks in the
- * half-open table: a retransmitted SYN asks the ring again. */
+ * current ring's backend and a half-open entry.  A retransmitted SYN finds
+ * its entry too and keeps its backend (which may have answered already:
+ * asking a ring that changed meanwhile would split the handshake). */
 static __always_inline int choose(struct fwd *f, const struct xdplb_vip_info *vi)
 {
 	struct xdplb_backend_info *be;
@@ -500,14 +501,13 @@ static __always_inline int choose(struct fwd *f, const struct xdplb_vip_info *vi
 	int tcp = p->proto == IPPROTO_TCP, syn = tcp && (p->tcp_flags & TCP_FLAG_SYN);
 	__u32 zero = 0;
 
-	if (!syn) {
-		fv = flow_get(p->family, &f->key, 0);
-		if ((be = flow_backend(fv)) && fv->vip_id == vi->vip_id) {
-			flow_found(f, fv, be);
-			flow_touch(f, fv);
+	fv = flow_get(p->family, &f->key, 0);
+	if ((be = flow_backend(fv)) && fv->vip_id == vi->vip_id) {
+		flow_found(f, fv, be);
+		flow_touch(f, fv);
+		if (!syn)
 			promote(f, fv);
-			return NEXT;
-		}
+		return NEXT;
 	}
 	cfg = bpf_map_lookup_elem(&config, &zero);
 	if (!cfg)
