@@ -84,7 +84,12 @@ ecmp_topology() {
 	_EP=$1
 	local i n
 	_ecmp_ns rt && _ecmp_ns cl || return 1
-	ip -n "$_EP-rt" link add fab type bridge && ip -n "$_EP-rt" link set fab up || return 1
+	# a MAC of its own: a bridge without one takes its ports' lowest, so a
+	# node joining could change the router's MAC, which flushes the router's
+	# neighbours while the nodes keep sending to the old one (seen: a node's
+	# IPv6 BGP session lost for seconds)
+	ip -n "$_EP-rt" link add fab address 02:00:0a:63:28:fe type bridge &&
+		ip -n "$_EP-rt" link set fab up || return 1
 	_ens rt sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
 		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
 		net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1 || return 1
