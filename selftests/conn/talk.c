@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* talk - keep N TCP connections talking to echod and record what each sees.
  *
- *   talk -s SRC [-s SRC ...] [-n N] [-i MS] [-t MS] [-d SECONDS] [-r REPORT] DST PORT
+ *   talk -s SRC [-s SRC ...] [-n N] [-i MS] [-t MS] [-d SECONDS] [-r REPORT]
+ *        [-e EVENTS] DST PORT
  *
  * Opens N (default 1) connections to DST:PORT, connection k from the source
  * address SRC number k mod (number of -s), all at once.  Each connection
@@ -29,11 +30,25 @@
  * least one answer; longest_gap_ms is the largest gap of any connection.
  * Runs D seconds (default 0: until SIGTERM/SIGINT).  Every socket has
  * SO_LINGER 0: the end of the process resets its connections.
+ *
+ * With -e, every event is also appended to EVENTS as it happens (one line
+ * each, flushed at once), stamped with the wall clock (ms since the epoch,
+ * what `date +%s%3N` prints), so that a test can count what happened
+ * between two moments of its own (several talk processes, one window):
+ *
+ *   MS conn K src ADDR port P broken WHY backend NAME
+ *   MS conn K src ADDR port P moved FROM TO     (an answer from another
+ *                                                backend than the last one)
+ *   MS conn K src ADDR port P gap G             (an answer G ms after the
+ *                                                previous one, G > 2 x I)
+ *
+ * The process ending (SIGTERM, -d) writes no event.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +56,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -60,11 +76,13 @@ struct conn {
 	unsigned char state, why;
 	bool moved, awaiting;
 	unsigned src;
+	unsigned long idx; /* K */
 	unsigned short sport;
 	unsigned long answers, seq;
 	long start_ms, sent_ms, last_answer_ms, gap_ms;
 	size_t len;
 	char backend[NAME_LEN];
+	char last[NAME_LEN]; /* the NAME of the latest answer */
 	char seen[INET6_ADDRSTRLEN];
 	char buf[LINE_LEN];
 };
@@ -76,11 +94,13 @@ static struct {
 	unsigned n;
 } srcs;
 static long interval_ms = 100, timeout_ms = 3000;
+static FILE *events; /* -e */
 
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: talk -s SRC [-s SRC ...] [-n N] [-i MS] [-t MS] [-d SECONDS] [-r REPORT] DST PORT\n"
+		"usage: talk -s SRC [-s SRC ...] [-n N] [-i MS] [-t MS] [-d SECONDS] [-r REPORT]\n"
+		"            [-e EVENTS] DST PORT\n"
 		"  N connections (sources round robin), a line every MS each, answers checked\n");
 	exit(2);
 }
@@ -172,10 +192,30 @@ static void report(const char *path, const struct conn *conns, unsigned long n)
 		fprintf(stderr, "talk: cannot write %s: %s\n", path, strerror(errno));
 }
 
+/* One line to the -e file: "MS conn K src ADDR port P " and WHAT. */
+__attribute__((format(printf, 2, 3))) static void event(const struct conn *c, const char *fmt, ...)
+{
+	struct timespec ts;
+	va_list ap;
+
+	if (!events)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(events, "%lld conn %lu src %s port %u ",
+		(long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, c->idx, srcs.text[c->src],
+		c->sport);
+	va_start(ap, fmt);
+	vfprintf(events, fmt, ap);
+	va_end(ap);
+	fputc('\n', events);
+	fflush(events);
+}
+
 static void end_conn(struct conn *c, enum why why)
 {
 	if (c->state == S_BROKEN)
 		return;
+	event(c, "broken %s backend %s", why_names[why], c->backend[0] ? c->backend : "-");
 	close(c->fd);
 	c->fd = -1;
 	c->state = S_BROKEN;
@@ -203,6 +243,7 @@ static int start(struct conn *c, unsigned long idx, const struct addrinfo *dst, 
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	struct epoll_event ev = { .events = EPOLLOUT | EPOLLIN | EPOLLRDHUP, .data.u64 = idx };
 
+	c->idx = idx;
 	c->src = idx % srcs.n;
 	c->start_ms = now_ms();
 	c->state = S_CONNECTING;
@@ -252,7 +293,12 @@ static void on_answer(struct conn *c, char *line, long now)
 		snprintf(c->backend, sizeof(c->backend), "%.*s", NAME_LEN - 1, line);
 	else if (strncmp(c->backend, line, NAME_LEN - 1))
 		c->moved = true;
+	if (c->last[0] && strncmp(c->last, line, NAME_LEN - 1))
+		event(c, "moved %s %.*s", c->last, NAME_LEN - 1, line);
+	snprintf(c->last, sizeof(c->last), "%.*s", NAME_LEN - 1, line);
 	snprintf(c->seen, sizeof(c->seen), "%s", sp + 1);
+	if (c->answers && now - c->last_answer_ms > 2 * interval_ms)
+		event(c, "gap %ld", now - c->last_answer_ms);
 	if (c->answers && now - c->last_answer_ms > c->gap_ms)
 		c->gap_ms = now - c->last_answer_ms;
 	c->answers++;
@@ -344,7 +390,7 @@ int main(int argc, char **argv)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
-	const char *src_args[MAX_SRCS], *report_path = NULL;
+	const char *src_args[MAX_SRCS], *report_path = NULL, *events_path = NULL;
 	unsigned long n = 1, i, nsrc = 0;
 	long duration_s = 0, end, last_report = 0, now;
 	struct epoll_event evs[512];
@@ -353,7 +399,7 @@ int main(int argc, char **argv)
 	rlim_t lim;
 	int opt, err, ep, k;
 
-	while ((opt = getopt(argc, argv, "s:n:i:t:d:r:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:i:t:d:r:e:h")) != -1) {
 		switch (opt) {
 		case 's':
 			if (nsrc == MAX_SRCS) {
@@ -377,6 +423,9 @@ int main(int argc, char **argv)
 		case 'r':
 			report_path = optarg;
 			break;
+		case 'e':
+			events_path = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -396,6 +445,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "talk: %lu connections need more descriptors than the limit %lu\n", n,
 			(unsigned long)lim);
 		return 2;
+	}
+	if (events_path) {
+		events = fopen(events_path, "a");
+		if (!events) {
+			fprintf(stderr, "talk: cannot write %s: %s\n", events_path,
+				strerror(errno));
+			return 1;
+		}
 	}
 	conns = calloc(n, sizeof(*conns));
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -433,5 +490,7 @@ int main(int argc, char **argv)
 			close(conns[i].fd);
 	free(conns);
 	freeaddrinfo(dst);
+	if (events)
+		fclose(events);
 	return 0;
 }

@@ -6,19 +6,22 @@
 #   cl (10.99.50.0/24, 20 client addresses) --- rt (BIRD, ECMP)
 #                                                |
 #                  bridge fab in rt (10.99.40.0/24, fd99:40::/64):
-#                  lb1 lb2 [lb3...] (lbd, l2, XDP_TX)  be1 be2 be3
+#                  lb1 lb2 [lb3...] (lbd, XDP_TX)  be1 be2 be3
 #
 # Each LB node runs lbd --announce-table 100 and BIRD (tools/bird/lb-node.conf:
 # kernel table 100 learned, BGP with next hop self, BFD); the router's BIRD
 # (tools/bird/router.conf) merges the nodes' routes into one multipath
 # route, hashed on layer 4.  LB nodes and backends share the router's L2
-# segment (the l2 method); backends hold the VIPs on lo and answer the
-# clients straight through the router (DSR).  Functions return 1 at the
-# first failing command.
+# segment (the l2 method; ipip and gue go to the backends' addresses on it);
+# backends hold the VIPs on lo, decapsulate E_VIP4I and E_VIP6G with
+# lbdecap (ecmp_decap_attach) and answer the clients straight through the
+# router (DSR).  Functions return 1 at the first failing command.
 
 E_VIP4=10.99.1.100          # talking connections (port 80)
 E_VIP4B=10.99.1.101         # the health-check withdrawal (port 8080)
 E_VIP6=fd99:1::100
+E_VIP4I=10.99.1.102         # ipip (4in4) for the talking connections
+E_VIP6G=fd99:1::102         # gue (6in6) for the talking connections
 E_CL4=10.99.50.1
 E_CL6=fd99:50::1
 E_RT4=10.99.40.254
@@ -81,7 +84,12 @@ ecmp_topology() {
 	_EP=$1
 	local i n
 	_ecmp_ns rt && _ecmp_ns cl || return 1
-	ip -n "$_EP-rt" link add fab type bridge && ip -n "$_EP-rt" link set fab up || return 1
+	# a MAC of its own: a bridge without one takes its ports' lowest, so a
+	# node joining could change the router's MAC, which flushes the router's
+	# neighbours while the nodes keep sending to the old one (seen: a node's
+	# IPv6 BGP session lost for seconds)
+	ip -n "$_EP-rt" link add fab address 02:00:0a:63:28:fe type bridge &&
+		ip -n "$_EP-rt" link set fab up || return 1
 	_ens rt sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
 		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
 		net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1 || return 1
@@ -110,7 +118,9 @@ ecmp_topology() {
 			ip -n "$_EP-$n" route add default via $E_RT4 &&
 			ip -n "$_EP-$n" route add default via $E_RT6 || return 1
 		ip -n "$_EP-$n" addr add $E_VIP4/32 dev lo && ip -n "$_EP-$n" addr add $E_VIP4B/32 dev lo &&
-			ip -n "$_EP-$n" addr add $E_VIP6/128 dev lo || return 1
+			ip -n "$_EP-$n" addr add $E_VIP6/128 dev lo &&
+			ip -n "$_EP-$n" addr add $E_VIP4I/32 dev lo &&
+			ip -n "$_EP-$n" addr add $E_VIP6G/128 dev lo || return 1
 		_ens $n sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
 			net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2 || return 1
 	done
@@ -154,8 +164,9 @@ ecmp_bird_start() {
 }
 
 # ecmp_bird_reload DIR NODE: BIRD in NODE reads its configuration file again
-# (a node joining: write the router's with one more pair, then reload)
-ecmp_bird_reload() { birdc -s "$1/$2.ctl" configure >/dev/null; }
+# (a node joining: write the router's with one more pair, then reload); birdc
+# exits 0 whatever happened, so its answer decides
+ecmp_bird_reload() { birdc -s "$1/$2.ctl" configure | grep -q '^Reconfigur'; }
 
 # ecmp_bird_stop DIR NODE
 ecmp_bird_stop() {
@@ -173,6 +184,17 @@ ecmp_backends_start() {
 	local n
 	for n in be1 be2 be3; do
 		ecmp_echod_start "$1" "$2" $n 80 && ecmp_echod_start "$1" "$2" $n 8080 || return 1
+	done
+}
+
+# ecmp_decap_attach PREFIX LBDECAP PIN: lbdecap on every backend's eth0
+# (pinned in PIN/lbdecap-beN, PIN on a bpffs) for E_VIP4I and E_VIP6G: no
+# ipip, fou or ip6tnl in this kernel (LAB.md trap 4).
+ecmp_decap_attach() {
+	_EP=$1
+	local n
+	for n in be1 be2 be3; do
+		_ens $n "$2" --pin "$3/lbdecap-$n" attach eth0 vip $E_VIP4I $E_VIP6G || return 1
 	done
 }
 
