@@ -63,11 +63,14 @@ bool announce_has(const struct announce *a, const struct announce_addr *addr)
 	return a && member(a->present, a->n_present, addr);
 }
 
+static int read_table(struct announce *a);
+
 struct announce *announce_open(__u32 table, char *err, size_t errlen)
 {
 	struct timeval tv = { .tv_sec = ANNOUNCE_QUERY_MS / 1000,
 			      .tv_usec = (ANNOUNCE_QUERY_MS % 1000) * 1000 };
 	struct announce *a;
+	int ret;
 
 	if (!table || table == RT_TABLE_DEFAULT || table == RT_TABLE_MAIN ||
 	    table == RT_TABLE_LOCAL || table == 0xffffffffu) {
@@ -96,6 +99,14 @@ struct announce *announce_open(__u32 table, char *err, size_t errlen)
 		goto fail;
 	}
 	a->portid = mnl_socket_get_portid(a->nl);
+	/* what the table holds already (an adopting lbd's routes): announce_has()
+	 * must know them before the first announce_set() */
+	ret = read_table(a);
+	if (ret) {
+		snprintf(err, errlen, "cannot read routing table %u: %s", table,
+			 strerror(ret < 0 ? -ret : EIO));
+		goto fail;
+	}
 	return a;
 fail:
 	announce_close(a);
