@@ -37,7 +37,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$ROOT/tools/lab/ecmp.sh"
 
-SURVIVE=${SURVIVE:-0} # 1: no connection may break or move in any scenario (issue 15)
+SURVIVE=${SURVIVE:-1} # 1: no connection may break or move in any scenario (issue 15)
 CONNS=${CONNS:-50}    # talking connections per kind and batch
 SETTLE=4              # s after a scenario's last change: talk -t 3000 ends what went unanswered
 NODES=2               # nodes in the router's configuration (3 after node_joins)
@@ -53,10 +53,18 @@ declare -A LBD  # node -> lbd pid
 TALKS=()        # talk pids
 BATCHES=()      # batch names, in order
 
-# Hooks for issue 15's flow-state sync (lbd rejects unknown flags: empty
-# until lbd has them).
-# sync_args NODE: more arguments for NODE's lbd (--sync-key FILE --sync-peer ADDR ...)
-sync_args() { :; }
+# Flow sync between the nodes (lbd --sync-key, issue 15): every node lists
+# nodes 1 and 2 as peers (a third node joining is learned from its first
+# message).  SYNC=0 runs without it, to see what it changes.
+SYNC=${SYNC:-1}
+KEY=$TMP/sync.key
+# sync_args NODE: more arguments for NODE's lbd
+sync_args() {
+	local j
+	[ "$SYNC" = 1 ] || return 0
+	printf -- '--sync-key %s' "$KEY"
+	for j in 1 2; do [ "$j" = "$1" ] || printf -- ' --sync-peer %s' "$(e_lb4 "$j")"; done
+}
 SYNC_ARGS_FN=${SYNC_ARGS_FN:-sync_args}
 # node_ready NODE: NODE's lbd is started and configured; next, the test
 # expects it to announce
@@ -276,6 +284,7 @@ withdrawal() {
 
 setup() {
 	local i
+	(umask 077 && head -c 32 /dev/urandom | base64 >"$KEY") || return 1
 	ecmp_topology "$P" "$BUILD/bpf/xdp_pass.bpf.o" $NODES || return 1
 	mkdir -p "$PIN" && mount -t bpf bpf "$PIN" || return 1 # LAB.md trap 3
 	ecmp_decap_attach "$P" "$SAN/lbdecap" "$PIN" 2>>"$TMP/lbdecap.log" || return 1
