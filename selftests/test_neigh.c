@@ -33,14 +33,16 @@ struct nctx {
 	struct loop *l;
 	struct neigh *n;
 	int changed; /* calls of the changed() callback */
+	unsigned int what; /* what they said (enum neigh_change), ORed */
 	int orig_ns; /* fd of the namespace to return to */
 	pid_t peer;  /* holds namespace B */
 	__u32 ifindex;
 };
 
-static void on_changed(void *arg)
+static void on_changed(void *arg, unsigned int what)
 {
 	((struct nctx *)arg)->changed++;
+	((struct nctx *)arg)->what |= what;
 }
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -357,6 +359,90 @@ static void t_filter(struct nctx *c)
 	sh("ip neigh replace 10.77.0.2 lladdr 02:6c:62:00:00:03 dev " LB_IF " nud reachable");
 }
 
+/* A result is current while the events say nothing new of its next hop:
+ * a MAC change makes it stale (NEIGH_CHANGED_NEXTHOPS), a new resolve is
+ * current again.  Results without a MAC yet, or without a next hop, are
+ * current until an event says otherwise. */
+static void t_current(struct nctx *c)
+{
+	union xdplb_addr a = addr_of(XDPLB_AF_INET, "10.77.0.50");
+	struct neigh_result res, again, pending, none;
+	int seen;
+
+	if (!ASSERT_OK(resolve_wait(c, XDPLB_AF_INET, "10.77.0.2", true, peer_mac2, &res, 2000),
+		       "resolved"))
+		return;
+	pump(c, 200, INT_MAX); /* events of the resolve itself */
+	ASSERT_TRUE(neigh_current(c->n, &res), "current after the resolve");
+	ASSERT_EQ(neigh_resolve(c->n, XDPLB_AF_INET, &a, true, &pending), -EAGAIN, "unresolvable");
+	ASSERT_TRUE(neigh_current(c->n, &pending), "a pending result (no MAC yet) is current");
+	memset(&none, 0, sizeof(none));
+	ASSERT_TRUE(neigh_current(c->n, &none), "a result without next hop is current");
+	seen = c->changed;
+	c->what = 0;
+	if (sh("ip neigh replace 10.77.0.2 lladdr 02:6c:62:00:00:44 dev " LB_IF " nud reachable")) {
+		test__fail();
+		return;
+	}
+	pump(c, 1000, seen);
+	ASSERT_GT(c->changed, seen, "changed() within 1 s");
+	ASSERT_TRUE(c->what & NEIGH_CHANGED_NEXTHOPS, "says: next hops");
+	ASSERT_FALSE(c->what & NEIGH_CHANGED_PATHS, "not: paths");
+	ASSERT_FALSE(neigh_current(c->n, &res), "stale after the MAC change");
+	ASSERT_TRUE(neigh_current(c->n, &pending), "the pending one is not concerned");
+	if (ASSERT_OK(resolve_wait(c, XDPLB_AF_INET, "10.77.0.2", true, fake_mac, &again, 100),
+		      "resolved again"))
+		ASSERT_TRUE(neigh_current(c->n, &again), "the new result is current");
+	sh("ip neigh replace 10.77.0.2 lladdr 02:6c:62:00:00:03 dev " LB_IF " nud reachable");
+	pump(c, 300, INT_MAX);
+}
+
+/* The followed interface: MTU and address changes are reported as
+ * NEIGH_CHANGED_IFACE, those of another interface are not; a route
+ * change is NEIGH_CHANGED_PATHS. */
+static void t_iface(struct nctx *c)
+{
+	static const struct {
+		const char *cmd, *name;
+		bool iface;
+	} steps[] = {
+		{ "ip link set " LB_IF " mtu 1400", "MTU change", true },
+		{ "ip addr add 10.77.0.9/24 dev " LB_IF, "IPv4 address added", true },
+		{ "ip addr del 10.77.0.9/24 dev " LB_IF, "IPv4 address removed", true },
+		{ "ip addr add fd77::9/64 dev " LB_IF " nodad", "IPv6 address added", true },
+		{ "ip addr add 10.55.0.1/32 dev lo", "an address of lo", false },
+		{ "ip link set " LB_IF " mtu 1500", "MTU back", true },
+	};
+	char name[96];
+	size_t i;
+	int seen;
+
+	neigh_follow_iface(c->n, (int)c->ifindex);
+	pump(c, 200, INT_MAX);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		seen = c->changed;
+		c->what = 0;
+		if (sh("%s", steps[i].cmd)) {
+			test__fail();
+			return;
+		}
+		pump(c, steps[i].iface ? 1000 : 300, steps[i].iface ? seen : INT_MAX);
+		snprintf(name, sizeof(name), "%s: %s", steps[i].name,
+			 steps[i].iface ? "reported" : "not reported");
+		ASSERT_EQ(!!(c->what & NEIGH_CHANGED_IFACE), steps[i].iface, name);
+	}
+	c->what = 0;
+	seen = c->changed;
+	if (sh("ip route add 10.44.0.0/24 via 10.77.0.2")) {
+		test__fail();
+		return;
+	}
+	pump(c, 1000, seen);
+	ASSERT_TRUE(c->what & NEIGH_CHANGED_PATHS, "a route change: paths");
+	ASSERT_FALSE(c->what & NEIGH_CHANGED_IFACE, "a route change: not the interface");
+	neigh_follow_iface(c->n, 0);
+}
+
 /* With a reachable time longer than the delay time, an entry the kernel
  * does not use goes stale for good a few seconds after resolution.  One
  * that resolve returned is re-confirmed instead (delay, probe, reachable),
@@ -445,6 +531,10 @@ TEST(neigh)
 	t_unresolvable(&c, XDPLB_AF_INET6, "fd77::50");
 	test__start_subtest("filter");
 	t_filter(&c);
+	test__start_subtest("current");
+	t_current(&c);
+	test__start_subtest("iface");
+	t_iface(&c);
 	test__start_subtest("stale_refresh");
 	t_stale_refresh(&c);
 	test__start_subtest("lost_events");

@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #include "ctl.h"
@@ -17,8 +18,16 @@ struct ctl_client {
 	struct loop_fd lf;
 	struct loop_timer idle;
 	struct ctl *ctl;
-	struct strbuf in, out;
-	size_t out_off;
+	struct strbuf in;
+	struct strbuf out, body; /* the reply: "ok\n" and the output, or "error MESSAGE\n" */
+	size_t out_off;          /* bytes sent: of out, then of body */
+	/* a deferred reply (ctl_defer): step() runs on `turn` while this
+	 * client heads the ctl's queue */
+	ctl_step_fn step;
+	void (*drop)(void *ctx);
+	void *ctx;
+	struct loop_timer turn;
+	struct ctl_client *queue_next;
 	struct ctl_client *prev, *next;
 };
 
@@ -30,17 +39,68 @@ struct ctl {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct ctl_client *clients;
 	unsigned int n_clients;
+	struct ctl_client *current; /* whose request the handler is handling */
+	struct ctl_client *queue;   /* deferred replies, oldest first */
 };
+
+/* ---- deferred replies ---- */
+
+/* The reply at the head of the queue makes progress. */
+static void queue_kick(struct ctl *ctl)
+{
+	if (ctl->queue && !loop_timer_armed(&ctl->queue->turn))
+		loop_timer_set(ctl->loop, &ctl->queue->turn, 0);
+}
+
+/* The client's deferred reply is over (made, or the client gone). */
+static void defer_end(struct ctl_client *c)
+{
+	struct ctl *ctl = c->ctl;
+	struct ctl_client **p;
+
+	loop_timer_cancel(ctl->loop, &c->turn);
+	for (p = &ctl->queue; *p && *p != c; p = &(*p)->queue_next)
+		;
+	if (*p)
+		*p = c->queue_next;
+	c->queue_next = NULL;
+	c->step = NULL;
+	if (c->drop)
+		c->drop(c->ctx);
+	c->drop = NULL;
+	c->ctx = NULL;
+	queue_kick(ctl);
+}
+
+int ctl_defer(struct ctl *ctl, ctl_step_fn step, void (*drop)(void *ctx), void *ctx)
+{
+	struct ctl_client *c = ctl ? ctl->current : NULL, **p;
+
+	if (!c || c->step || !step)
+		return -1;
+	c->step = step;
+	c->drop = drop;
+	c->ctx = ctx;
+	for (p = &ctl->queue; *p; p = &(*p)->queue_next)
+		;
+	*p = c;
+	return 0;
+}
+
+/* ---- clients ---- */
 
 static void client_free(struct ctl_client *c)
 {
 	struct ctl *ctl = c->ctl;
 
+	if (c->step)
+		defer_end(c);
 	loop_del(ctl->loop, &c->lf);
 	loop_timer_cancel(ctl->loop, &c->idle);
 	close(c->lf.fd);
 	sb_free(&c->in);
 	sb_free(&c->out);
+	sb_free(&c->body);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -51,13 +111,26 @@ static void client_free(struct ctl_client *c)
 	free(c);
 }
 
+/* Send out, then body (no copy of a long output behind its "ok"). */
 static void client_flush(struct ctl_client *c)
 {
+	struct iovec iov[2];
+	struct msghdr m = { .msg_iov = iov };
+	size_t off;
 	ssize_t n;
 
-	while (c->out_off < c->out.len) {
-		n = send(c->lf.fd, c->out.buf + c->out_off, c->out.len - c->out_off,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (c->out_off < c->out.len + c->body.len) {
+		m.msg_iovlen = 0;
+		off = c->out_off;
+		if (off < c->out.len) {
+			iov[m.msg_iovlen++] = (struct iovec){ c->out.buf + off, c->out.len - off };
+			off = 0;
+		} else {
+			off -= c->out.len;
+		}
+		if (off < c->body.len)
+			iov[m.msg_iovlen++] = (struct iovec){ c->body.buf + off, c->body.len - off };
+		n = sendmsg(c->lf.fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -79,27 +152,65 @@ static void client_reply(struct ctl_client *c)
 
 static void client_error(struct ctl_client *c, const char *msg)
 {
+	sb_free(&c->body);
 	sb_reset(&c->out);
 	sb_printf(&c->out, "error %s\n", msg);
 	client_reply(c);
 }
 
+/* Answer with what the handler (or the deferred steps) made: ret 0 and
+ * the output in body, or -1 and a message in body. */
+static void client_answer(struct ctl_client *c, int ret)
+{
+	struct strbuf *b = &c->body;
+
+	if (b->overflow) {
+		client_error(c, "reply too large");
+		return;
+	}
+	sb_reset(&c->out);
+	if (ret) {
+		sb_printf(&c->out, "error %s%s", sb_str(b),
+			  !b->len || b->buf[b->len - 1] != '\n' ? "\n" : "");
+		sb_free(b);
+	} else {
+		sb_append(&c->out, "ok\n", 3);
+	}
+	client_reply(c);
+}
+
+static void client_turn(struct loop_timer *t)
+{
+	struct ctl_client *c = (void *)((char *)t - offsetof(struct ctl_client, turn));
+	int ret = c->step(c->ctx, &c->body);
+
+	if (ret > 0 && !c->body.overflow) {
+		loop_timer_set(c->ctl->loop, t, 0);
+		return;
+	}
+	defer_end(c);
+	client_answer(c, ret > 0 ? -1 : ret);
+}
+
 static void client_request(struct ctl_client *c)
 {
-	struct strbuf body;
+	struct ctl *ctl = c->ctl;
 	int ret;
 
-	sb_init(&body, CTL_MAX_REPLY);
 	sb_append(&c->in, "", 1); /* NUL-terminate; len counts it */
-	ret = c->ctl->handler(c->ctl->arg, c->in.buf, c->in.len - 1, &body);
-	if (body.overflow) {
-		client_error(c, "reply too large");
-	} else {
-		sb_printf(&c->out, ret ? "error %s%s" : "ok\n%s", sb_str(&body),
-			  ret && (!body.len || body.buf[body.len - 1] != '\n') ? "\n" : "");
-		client_reply(c);
+	ctl->current = c;
+	ret = ctl->handler(ctl->arg, c->in.buf, c->in.len - 1, &c->body);
+	ctl->current = NULL;
+	if (!c->step) {
+		client_answer(c, ret);
+		return;
 	}
-	sb_free(&body);
+	/* deferred: wait for the steps, without idle timeout; epoll still
+	 * reports a hang-up (the client gone), which drops the work */
+	sb_reset(&c->body);
+	loop_timer_cancel(ctl->loop, &c->idle);
+	loop_mod(ctl->loop, &c->lf, 0);
+	queue_kick(ctl);
 }
 
 static void client_read(struct ctl_client *c)
@@ -133,6 +244,11 @@ static void client_event(struct loop_fd *lf, uint32_t events)
 {
 	struct ctl_client *c = (struct ctl_client *)lf;
 
+	if (c->step) {
+		if (events & (EPOLLHUP | EPOLLERR))
+			client_free(c);
+		return;
+	}
 	if (c->out.len || c->out.overflow)
 		client_flush(c);
 	else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -165,9 +281,11 @@ static void ctl_accept(struct loop_fd *lf, uint32_t events)
 		c->lf.fd = fd;
 		c->lf.cb = client_event;
 		c->idle.cb = client_idle;
+		c->turn.cb = client_turn;
 		c->ctl = ctl;
 		sb_init(&c->in, CTL_MAX_REQUEST);
 		sb_init(&c->out, 0);
+		sb_init(&c->body, CTL_MAX_REPLY);
 		if (loop_add(ctl->loop, &c->lf, EPOLLIN)) {
 			close(fd);
 			free(c);

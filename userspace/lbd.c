@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -296,7 +297,9 @@ static int load_state(struct lbd *d)
 	return 0;
 }
 
-/* Outer source addresses and MTU come from the interface. */
+/* Outer source addresses and MTU come from the interface: cfg's mtu, src4
+ * and src6 (the first IPv4 address, the first IPv6 one that is not
+ * link-local; 0 when there is none). */
 static void iface_config(struct lbd *d, struct xdplb_config *cfg)
 {
 	struct ifaddrs *ifa, *i;
@@ -317,9 +320,8 @@ static void iface_config(struct lbd *d, struct xdplb_config *cfg)
 		fclose(f);
 	}
 	cfg->mtu = (__u16)(mtu > 65535 ? 65535 : mtu);
-	cfg->seed = LBD_SEED;
-	d->o.sync.seed = LBD_SEED;
-	cfg->gue_port = htons(XDPLB_GUE_PORT);
+	cfg->src4 = 0;
+	memset(&cfg->src6, 0, sizeof(cfg->src6));
 	if (getifaddrs(&ifa))
 		return;
 	for (i = ifa; i; i = i->ifa_next) {
@@ -332,6 +334,65 @@ static void iface_config(struct lbd *d, struct xdplb_config *cfg)
 			memcpy(&cfg->src6, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
 	}
 	freeifaddrs(ifa);
+}
+
+/* An outer source as text: "none" for 0. */
+static const char *src_text(const union xdplb_addr *a, __u8 family, char *buf, size_t len)
+{
+	static const union xdplb_addr none;
+
+	if (!memcmp(a, &none, family == XDPLB_AF_INET ? 4 : 16))
+		return "none";
+	return addr_format(a, family, buf, len);
+}
+
+/* "MTU 1500 -> 1400, outer IPv4 source 10.0.0.2 -> none, ..." */
+static void config_changes(const struct xdplb_config *was, const struct xdplb_config *now,
+			   struct strbuf *out)
+{
+	union xdplb_addr a = { .v4 = was->src4 }, b = { .v4 = now->src4 };
+	char s0[XDPLB_ADDR_STRLEN], s1[XDPLB_ADDR_STRLEN];
+
+	if (was->mtu != now->mtu)
+		sb_printf(out, "MTU %u -> %u", was->mtu, now->mtu);
+	if (was->src4 != now->src4)
+		sb_printf(out, "%souter IPv4 source %s -> %s", out->len ? ", " : "",
+			  src_text(&a, XDPLB_AF_INET, s0, sizeof(s0)),
+			  src_text(&b, XDPLB_AF_INET, s1, sizeof(s1)));
+	if (memcmp(&was->src6, &now->src6, sizeof(now->src6)))
+		sb_printf(out, "%souter IPv6 source %s -> %s", out->len ? ", " : "",
+			  src_text(&was->src6, XDPLB_AF_INET6, s0, sizeof(s0)),
+			  src_text(&now->src6, XDPLB_AF_INET6, s1, sizeof(s1)));
+}
+
+/* The interface's link or addresses changed (neigh.c): write what the
+ * forwarder takes from it into the config map if it differs, and say so. */
+static void iface_refresh(struct lbd *d)
+{
+	struct xdplb_config cur, cfg;
+	int err = dp_config_get(&d->dp, &cur);
+	struct strbuf msg;
+
+	if (err) {
+		lbd_log("interface %s changed, but the forwarder's configuration cannot be read: %s",
+			d->o.iface, strerror(-err));
+		return;
+	}
+	cfg = cur;
+	iface_config(d, &cfg);
+	if (!memcmp(&cfg, &cur, sizeof(cfg)))
+		return;
+	err = dp_config_set(&d->dp, &cfg);
+	if (err) {
+		lbd_log("interface %s changed, but the forwarder's configuration cannot be written "
+			"(the old MTU and sources stay until the next change): %s",
+			d->o.iface, strerror(-err));
+		return;
+	}
+	sb_init(&msg, 512);
+	config_changes(&cur, &cfg, &msg);
+	lbd_log("interface %s: %s", d->o.iface, sb_str(&msg));
+	sb_free(&msg);
 }
 
 /* The interface went away (deleted, its driver unloaded, its namespace
@@ -357,14 +418,146 @@ static bool iface_gone(struct lbd *d)
 	return true;
 }
 
-static void neigh_changed(void *arg)
+/* ---- backends' next hops after neighbour, route and link events ---- */
+
+#define LBD_REFRESH_TURN_US 1000 /* lookups per loop turn: about this long */
+#define LBD_REFRESH_SCAN    4096 /* backend ids visited per loop turn, at most */
+
+static bool nr_equal(const struct neigh_result *a, const struct neigh_result *b)
+{
+	return a->ifindex == b->ifindex && !memcmp(a->mac, b->mac, sizeof(a->mac)) &&
+	       !memcmp(a->src_mac, b->src_mac, sizeof(a->src_mac)) &&
+	       a->nh_family == b->nh_family && !memcmp(&a->nexthop, &b->nexthop, sizeof(a->nexthop));
+}
+
+/* Does backend r need a lookup for a pass answering `why`?  Every one
+ * after a route or link change; after neighbour changes, those whose next
+ * hop's MAC is not what they have; every 30 s also those not resolved (a
+ * failed neighbour is solicited again) or resolved without a next hop (a
+ * MAC kept from the adopted datapath). */
+static bool be_stale(struct lbd *d, const struct be_rt *r, unsigned int why)
+{
+	if (why & NEIGH_CHANGED_PATHS)
+		return true;
+	if ((why & NEIGH_RESYNC) && (!r->resolved || !r->nr.nh_family))
+		return true;
+	return !neigh_current(d->neigh, &r->nr);
+}
+
+/* Look backend id up again; true if its result changed (the next sync
+ * writes it and rebuilds the rings it changes). */
+static bool be_lookup(struct lbd *d, __u32 id)
+{
+	struct be_rt *r = &d->be[id];
+	const struct xdplb_vip *v = d->vip[r->vip_id].used
+		? model_find_vip(&d->model, &d->vip[r->vip_id].key) : NULL;
+	struct neigh_result nr;
+	int err;
+
+	if (!v || v->id != r->vip_id)
+		return false; /* on its way out: the next sync drops it */
+	err = neigh_resolve(d->neigh, r->family, &r->addr, v->opts.method == XDPLB_METHOD_L2, &nr);
+	if (err == r->resolve_err && r->resolved == !err && nr_equal(&nr, &r->nr))
+		return false;
+	r->nr = nr;
+	r->resolved = !err;
+	r->resolve_err = err;
+	lbd_sync_soon(d);
+	return true;
+}
+
+static __u64 now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000 + (__u64)ts.tv_nsec / 1000;
+}
+
+static void refresh_start(struct lbd *d, unsigned int what);
+
+static void refresh_done(struct lbd *d)
+{
+	struct lbd_refresh *rf = &d->refresh;
+	unsigned int next = rf->pending;
+
+	/* a changed next hop changes forwarding: always said; -v also
+	 * tells of passes that changed nothing */
+	if (rf->changed || d->o.verbose)
+		lbd_log("neighbour refresh: %u of %u backends looked up, %u changed, in %u loop "
+			"turns (%llu ms, the longest turn %.1f ms)",
+			rf->looked, rf->seen, rf->changed, rf->turns,
+			(unsigned long long)(loop_now_ms() - rf->started_ms),
+			(double)rf->longest_us / 1000);
+	rf->why = rf->pending = 0;
+	if (next)
+		refresh_start(d, next);
+}
+
+/* One turn of a pass: backend ids from rf->next on, looked up while the
+ * turn is shorter than LBD_REFRESH_TURN_US; the rest on the next turn. */
+static void refresh_turn(struct loop_timer *t)
+{
+	struct lbd *d = (void *)((char *)t - offsetof(struct lbd, refresh.timer));
+	struct lbd_refresh *rf = &d->refresh;
+	__u64 t0 = now_us(), took;
+	__u32 visited, id;
+
+	for (visited = 0; rf->left && visited < LBD_REFRESH_SCAN; visited++) {
+		const struct be_rt *r = &d->be[rf->next];
+
+		if (now_us() - t0 >= LBD_REFRESH_TURN_US)
+			break;
+		id = rf->next;
+		rf->next = (rf->next + 1) % XDPLB_MAX_BACKENDS;
+		rf->left--;
+		if (!r->used)
+			continue;
+		rf->seen++;
+		if (!be_stale(d, r, rf->why))
+			continue;
+		rf->looked++;
+		rf->changed += be_lookup(d, id);
+	}
+	took = now_us() - t0;
+	rf->turns++;
+	if (took > rf->longest_us)
+		rf->longest_us = took;
+	if (rf->left)
+		loop_timer_set(d->loop, t, 0);
+	else
+		refresh_done(d);
+}
+
+/* A pass over every backend id; during one, the next (what events
+ * arriving meanwhile call for) waits for its end. */
+static void refresh_start(struct lbd *d, unsigned int what)
+{
+	struct lbd_refresh *rf = &d->refresh;
+
+	if (rf->why) {
+		rf->pending |= what;
+		return;
+	}
+	rf->why = what;
+	rf->left = XDPLB_MAX_BACKENDS;
+	rf->seen = rf->looked = rf->changed = rf->turns = 0;
+	rf->longest_us = 0;
+	rf->started_ms = loop_now_ms();
+	rf->timer.cb = refresh_turn;
+	loop_timer_set(d->loop, &rf->timer, 0);
+}
+
+static void neigh_changed(void *arg, unsigned int what)
 {
 	struct lbd *d = arg;
 
 	if (iface_gone(d))
 		return;
-	d->resolve_all = true;
-	lbd_sync_soon(d);
+	if (what & NEIGH_CHANGED_IFACE)
+		iface_refresh(d);
+	if (what & (NEIGH_CHANGED_NEXTHOPS | NEIGH_CHANGED_PATHS | NEIGH_RESYNC))
+		refresh_start(d, what);
 }
 
 static int open_datapath(struct lbd *d)
@@ -382,6 +575,9 @@ static int open_datapath(struct lbd *d)
 			err == -EINVAL ? "; if --flows changed, run lbd --detach first" : "");
 		return err;
 	}
+	cfg.seed = LBD_SEED;
+	d->o.sync.seed = LBD_SEED;
+	cfg.gue_port = htons(XDPLB_GUE_PORT);
 	iface_config(d, &cfg);
 	err = dp_config_set(&d->dp, &cfg);
 	if (!err && dp_adopted(&d->dp)) {
@@ -459,6 +655,9 @@ static int start(struct lbd *d)
 	d->neigh = neigh_open(d->loop, neigh_changed, d, err, sizeof(err));
 	if (!d->neigh)
 		return fprintf(stderr, "lbd: %s\n", err), -1;
+	/* MTU and addresses followed from now on: also what changed since read */
+	neigh_follow_iface(d->neigh, d->ifindex);
+	iface_refresh(d);
 	if (d->o.sync.key_file) {
 		if (lbd_flowsync_open(d, err, sizeof(err)))
 			return fprintf(stderr, "lbd: %s\n", err), -1;
@@ -490,6 +689,7 @@ static int start(struct lbd *d)
 
 static void stop(struct lbd *d)
 {
+	loop_timer_cancel(d->loop, &d->refresh.timer);
 	flowsync_close(d->flowsync);
 	mon_stop(d);
 	ctl_close(d->ctl);

@@ -56,6 +56,20 @@ struct vip_rt {
 	__u64 fingerprint;                /* of the current ring's backend addresses; 0: empty */
 };
 
+/* Backends' next hops looked up again after neighbour, route or link
+ * events (lbd.c), in passes over every backend id, each in steps of about
+ * LBD_REFRESH_TURN_US of lookups per loop turn, resumed on a zero-delay
+ * timer. */
+struct lbd_refresh {
+	struct loop_timer timer;
+	unsigned int why;     /* enum neigh_change: what the pass answers; 0: none */
+	unsigned int pending; /* what the next pass answers (events during this one) */
+	__u32 next;           /* the backend id to visit next */
+	__u32 left;           /* ids still to visit, from next on (wrapping) */
+	__u32 seen, looked, changed, turns; /* this pass: backends, lookups, new results */
+	__u64 started_ms, longest_us;
+};
+
 struct lbd_opts {
 	const char *iface;
 	enum dp_xdp_mode mode;
@@ -89,7 +103,8 @@ struct lbd {
 	struct loop_timer sync_timer;
 	struct loop_timer hll_timer; /* unique-client sketch epochs */
 	bool adopting;          /* first sync after adopting a pinned datapath */
-	bool resolve_all;       /* neighbours or routes changed: ask netlink for every backend */
+	bool resolve_all;       /* the first sync asks netlink for every backend */
+	struct lbd_refresh refresh; /* later changes: the backends they concern (lbd.c) */
 	__u64 ring_rebuilds, ctl_ops, ctl_errors;
 	struct lbd_mon mon;     /* rates, flow counts, /metrics (metrics.h) */
 	struct announce *announce; /* --announce-table (announce.h); NULL when off */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* neigh.c - route, link and neighbour queries and change events over rtnetlink (libmnl). */
+/* neigh.c - route, link and neighbour queries and change events (neighbour,
+ * link, address, route) over rtnetlink (libmnl). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <linux/if_addr.h>
 #include <linux/if_arp.h>
 #include <linux/if_ether.h>
 #include <linux/neighbour.h>
@@ -18,7 +20,8 @@
 /* Build-time settings (override with -DNAME=value):
  *   NEIGH_DEBOUNCE_MS  delay from the first relevant event to changed()
  *   NEIGH_RESYNC_MS    period of the unconditional changed() (see neigh.h)
- *   NEIGH_WATCH_TTL_MS a next hop no resolve asked for this long is dropped
+ *   NEIGH_WATCH_TTL_MS a next hop no resolve (nor neigh_current()) asked
+ *                      about this long is dropped
  *   NEIGH_MAX_WATCH    next hops followed precisely
  *   NEIGH_EV_BATCH     event datagrams read per wake-up
  *   NEIGH_QUERY_MS     how long a query waits for each read of the answer
@@ -67,7 +70,7 @@ struct nh_key {
 /* A next hop neigh_resolve() returned, and what the kernel last said of it. */
 struct watch {
 	struct nh_key key;
-	__u64 used_ms; /* last neigh_resolve() through it */
+	__u64 used_ms; /* last neigh_resolve() through it, or neigh_current() about it */
 	bool valid;    /* usable state with a MAC */
 	__u8 mac[ETH_ALEN];
 };
@@ -89,7 +92,7 @@ struct route {
 
 struct neigh {
 	struct loop *loop;
-	void (*changed)(void *arg);
+	void (*changed)(void *arg, unsigned int what);
 	void *arg;
 	struct mnl_socket *evs; /* events, non-blocking */
 	struct mnl_socket *qs;	/* queries, NEIGH_QUERY_MS receive timeout */
@@ -97,8 +100,9 @@ struct neigh {
 	bool in_loop;
 	struct loop_timer kick;	  /* changed() after a burst of events */
 	struct loop_timer resync; /* changed() every NEIGH_RESYNC_MS */
-	bool dirty;		  /* an event since the last changed() matters */
+	unsigned int dirty;	  /* enum neigh_change: what events since the last changed() say */
 	bool overflow;		  /* a next hop could not be watched: take every event */
+	int iface;		  /* neigh_follow_iface(); 0: none */
 	__u32 seq, portid;
 	struct watch *watch; /* open addressing, linear probing */
 	__u32 watch_cap;     /* 0 or a power of two, at least twice watch_n */
@@ -482,14 +486,14 @@ static void ev_neigh(struct neigh *n, const struct nlmsghdr *nlh)
 		return;
 	if (nlh->nlmsg_type == RTM_DELNEIGH)
 		nb.valid = false;
-	if (n->overflow)
-		n->dirty = true;
+	if (n->overflow) /* results through unwatched next hops are never current */
+		n->dirty |= NEIGH_CHANGED_NEXTHOPS;
 	w = watch_find(n, &nb.key);
 	if (!w)
 		return;
 	if (w->valid != nb.valid || (nb.valid && memcmp(w->mac, nb.mac, ETH_ALEN))) {
 		watch_note(w, &nb);
-		n->dirty = true;
+		n->dirty |= NEIGH_CHANGED_NEXTHOPS;
 	}
 	/* XDP bypasses the kernel's use of the entry: re-confirm it for it */
 	if (nlh->nlmsg_type == RTM_NEWNEIGH && nb.state == NUD_STALE)
@@ -503,12 +507,24 @@ static void ev_link(struct neigh *n, const struct nlmsghdr *nlh)
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)))
 		return;
+	if (n->iface && ifi->ifi_index == n->iface)
+		n->dirty |= NEIGH_CHANGED_IFACE;
 	/* an interface going away matters to every user (lbd's own one) */
 	if (n->overflow || nlh->nlmsg_type == RTM_DELLINK)
-		n->dirty = true;
-	for (i = 0; i < n->watch_cap && !n->dirty; i++)
+		n->dirty |= NEIGH_CHANGED_PATHS;
+	for (i = 0; i < n->watch_cap && !(n->dirty & NEIGH_CHANGED_PATHS); i++)
 		if (n->watch[i].key.family && n->watch[i].key.ifindex == (__u32)ifi->ifi_index)
-			n->dirty = true;
+			n->dirty |= NEIGH_CHANGED_PATHS;
+}
+
+static void ev_addr(struct neigh *n, const struct nlmsghdr *nlh)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifa)))
+		return;
+	if (n->iface && ifa->ifa_index == (__u32)n->iface)
+		n->dirty |= NEIGH_CHANGED_IFACE;
 }
 
 static void ev_route(struct neigh *n, const struct nlmsghdr *nlh)
@@ -518,7 +534,7 @@ static void ev_route(struct neigh *n, const struct nlmsghdr *nlh)
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*rtm)))
 		return;
 	if (!(rtm->rtm_flags & RTM_F_CLONED)) /* not a PMTU exception */
-		n->dirty = true;
+		n->dirty |= NEIGH_CHANGED_PATHS;
 }
 
 static void ev_parse(struct neigh *n, int len)
@@ -538,6 +554,10 @@ static void ev_parse(struct neigh *n, int len)
 		case RTM_NEWROUTE:
 		case RTM_DELROUTE:
 			ev_route(n, nlh);
+			break;
+		case RTM_NEWADDR:
+		case RTM_DELADDR:
+			ev_addr(n, nlh);
 			break;
 		}
 	}
@@ -559,7 +579,7 @@ static void ev_read(struct loop_fd *lf, uint32_t events)
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			break;
 		if (errno == ENOBUFS || errno == ENOSPC) /* events lost or cut: re-sync */
-			n->dirty = true;
+			n->dirty |= NEIGH_CHANGED_PATHS | (n->iface ? NEIGH_CHANGED_IFACE : 0);
 		else if (errno != EINTR)
 			break;
 	}
@@ -569,23 +589,25 @@ static void ev_read(struct loop_fd *lf, uint32_t events)
 static void kick_fire(struct loop_timer *t)
 {
 	struct neigh *n = container_of(t, struct neigh, kick);
+	unsigned int what = n->dirty;
 
-	n->dirty = false;
-	n->changed(n->arg);
+	n->dirty = 0;
+	n->changed(n->arg, what);
 }
 
 static void resync_fire(struct loop_timer *t)
 {
 	struct neigh *n = container_of(t, struct neigh, resync);
+	unsigned int what = n->dirty | NEIGH_RESYNC;
 	__u64 now = loop_now_ms();
 
 	loop_timer_set(n->loop, &n->resync, NEIGH_RESYNC_MS);
 	if (n->watch_cap && now > NEIGH_WATCH_TTL_MS &&
 	    !watch_rehash(n, n->watch_cap, now - NEIGH_WATCH_TTL_MS))
-		n->overflow = false; /* the resolves changed() makes watch them again */
+		n->overflow = false; /* the resolves after changed() watch them again */
 	loop_timer_cancel(n->loop, &n->kick);
-	n->dirty = false;
-	n->changed(n->arg);
+	n->dirty = 0;
+	n->changed(n->arg, what);
 }
 
 /* ---- the API ---- */
@@ -598,7 +620,8 @@ static int open_err(char *err, size_t errlen, const char *what)
 
 static int ev_open(struct neigh *n, char *err, size_t errlen)
 {
-	unsigned int groups = RTMGRP_NEIGH | RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
+	unsigned int groups = RTMGRP_NEIGH | RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE |
+			      RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
 	int size = NEIGH_EV_RCVBUF, fd;
 
 	n->evs = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -608,7 +631,7 @@ static int ev_open(struct neigh *n, char *err, size_t errlen)
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)); /* best effort */
 	if (mnl_socket_bind(n->evs, groups, MNL_SOCKET_AUTOPID))
-		return open_err(err, errlen, "subscribe to neighbour, link and route changes");
+		return open_err(err, errlen, "subscribe to neighbour, link, address and route changes");
 	return 0;
 }
 
@@ -627,8 +650,8 @@ static int query_open(struct neigh *n, char *err, size_t errlen)
 	return 0;
 }
 
-struct neigh *neigh_open(struct loop *l, void (*changed)(void *arg), void *arg, char *err,
-			 size_t errlen)
+struct neigh *neigh_open(struct loop *l, void (*changed)(void *arg, unsigned int what),
+			 void *arg, char *err, size_t errlen)
 {
 	struct neigh *n = calloc(1, sizeof(*n));
 	int ret;
@@ -738,4 +761,28 @@ int neigh_resolve(struct neigh *n, __u8 family, const union xdplb_addr *addr, bo
 	if (err && err != -EAGAIN)
 		memset(res, 0, sizeof(*res));
 	return err;
+}
+
+bool neigh_current(struct neigh *n, const struct neigh_result *res)
+{
+	static const __u8 none[ETH_ALEN];
+	struct nh_key key;
+	struct watch *w;
+
+	if (!res->nh_family)
+		return true; /* no next hop: nothing a neighbour event changes */
+	memset(&key, 0, sizeof(key));
+	key.addr = res->nexthop;
+	key.ifindex = res->ifindex;
+	key.family = res->nh_family;
+	w = watch_find(n, &key);
+	if (!w)
+		return false;
+	w->used_ms = loop_now_ms();
+	return !memcmp(w->valid ? w->mac : none, res->mac, ETH_ALEN);
+}
+
+void neigh_follow_iface(struct neigh *n, int ifindex)
+{
+	n->iface = ifindex;
 }

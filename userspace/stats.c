@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* stats.c - `lbctl stats`, `lbctl top` and `lbctl flows`: per-CPU
  * counters summed in user space, rates from lbd's sampler (metrics.h),
- * flows read from both flow tables in batches.
+ * flows read from both flow tables in batches, listed in steps (the loop
+ * serves others in between).
  *
  * The flow entries' layout is read here (flow_keep, flow_print) and in
  * dp_flows_walk() only. */
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ctl.h"
 #include "hll.h"
 #include "lbd.h"
 
@@ -305,11 +307,22 @@ int lbd_top(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *
 
 /* ---- flows ---- */
 
+/* `lbctl flows` reads the flow tables, sorts and prints in steps of about a
+ * millisecond each (README, "lbd's one loop never waits on a long job"), on
+ * the control socket's deferred replies (ctl.h): the loop serves everything
+ * else in between.  The request is counted (xdplb_control_operations_total)
+ * when it is taken; a later failure to read the tables is answered as an
+ * error but not counted as one. */
+#define FLOWS_READ_STEP	 1024 /* entries read (one batched lookup) */
+#define FLOWS_SORT_STEP	 4096 /* rows taken off the heap */
+#define FLOWS_PRINT_STEP 1024 /* rows printed */
+
 /* A listed flow is a struct dp_flow: its table is f->established. */
-/* All flows (keep == 0), or the `keep` with the most bytes in a min-heap
- * (memory bounded by N whatever the table size). */
+/* The rows are a min-heap by bytes: all flows (keep == 0), or the `keep`
+ * with the most bytes (memory bounded by N whatever the table size). */
 struct flow_set {
-	const struct xdplb_vip *only;
+	bool has_only;
+	__u32 only; /* with has_only: the VIP id whose flows are listed */
 	struct dp_flow *rows;
 	size_t n, cap, keep;
 	__u64 total[DP_FLOW_TABLES];
@@ -354,7 +367,7 @@ static int flow_keep(void *ctx, enum dp_flow_table t, const struct dp_flow *f)
 	struct flow_set *s = ctx;
 	struct dp_flow row = *f, *r;
 
-	if (s->only && f->v.vip_id != s->only->id)
+	if (s->has_only && f->v.vip_id != s->only)
 		return 0;
 	s->total[t]++;
 	if (s->keep && s->n == s->keep) {
@@ -374,22 +387,14 @@ static int flow_keep(void *ctx, enum dp_flow_table t, const struct dp_flow *f)
 		s->cap = cap;
 	}
 	s->rows[s->n++] = row;
-	if (s->keep)
-		heap_up(s->rows, s->n - 1);
+	heap_up(s->rows, s->n - 1);
 	return 0;
-}
-
-static int by_bytes(const void *a, const void *b)
-{
-	const struct dp_flow *x = a, *y = b;
-
-	return x->v.bytes < y->v.bytes ? 1 : x->v.bytes > y->v.bytes ? -1 : 0;
 }
 
 static const char *const table_name[DP_FLOW_TABLES] = { "established", "half_open" };
 
-/* One flow's line: VIP from an id-indexed table built once per listing,
- * backend address from the run-time state (both O(1) per flow). */
+/* One flow's line: VIP from an id-indexed table of the model, backend
+ * address from the run-time state (both O(1) per flow). */
 static void flow_print(const struct lbd *d, const struct xdplb_vip *const *by_id,
 		       const struct dp_flow *r, __u64 now, bool json, bool comma,
 		       struct strbuf *out)
@@ -398,6 +403,8 @@ static void flow_print(const struct lbd *d, const struct xdplb_vip *const *by_id
 	const struct be_rt *b = r->v.backend_id < XDPLB_MAX_BACKENDS ? &d->be[r->v.backend_id]
 								      : NULL;
 	char vs[XDPLB_VIP_STRLEN] = "?", cs[XDPLB_ADDR_STRLEN] = "?", bs[XDPLB_ADDR_STRLEN] = "?";
+	char line[512];
+	int n;
 	double idle = r->v.last_ns && now > r->v.last_ns ? (double)(now - r->v.last_ns) / 1e9 : 0;
 
 	if (v)
@@ -405,68 +412,174 @@ static void flow_print(const struct lbd *d, const struct xdplb_vip *const *by_id
 	addr_format(&r->src, r->family, cs, sizeof(cs));
 	if (b && b->used && b->vip_id == r->v.vip_id)
 		addr_format(&b->addr, b->family, bs, sizeof(bs));
+	/* formatted once into line (sb_printf formats twice: to measure, then to write) */
 	if (json)
-		sb_printf(out, "%s{\"client\":\"%s\",\"port\":%u,\"vip\":\"%s\",\"dport\":%u,"
-			  "\"backend\":\"%s\",\"table\":\"%s\",\"origin\":\"%s\",\"packets\":%llu,"
-			  "\"bytes\":%llu,\"idle_s\":%.1f}",
-			  comma ? "," : "", cs, ntohs(r->sport), vs, ntohs(r->dport), bs,
-			  table_name[r->established ? DP_FLOWS_ESTABLISHED : DP_FLOWS_HALF_OPEN],
-			  r->v.flags & XDPLB_FLOW_F_GUESS	 ? "guess"
-			  : r->v.flags & XDPLB_FLOW_F_SYNCED ? "synced"
-							     : "learned",
-			  (unsigned long long)r->v.packets, (unsigned long long)r->v.bytes, idle);
+		n = snprintf(line, sizeof(line),
+			     "%s{\"client\":\"%s\",\"port\":%u,\"vip\":\"%s\",\"dport\":%u,"
+			     "\"backend\":\"%s\",\"table\":\"%s\",\"origin\":\"%s\",\"packets\":%llu,"
+			     "\"bytes\":%llu,\"idle_s\":%.1f}",
+			     comma ? "," : "", cs, ntohs(r->sport), vs, ntohs(r->dport), bs,
+			     table_name[r->established ? DP_FLOWS_ESTABLISHED : DP_FLOWS_HALF_OPEN],
+			     r->v.flags & XDPLB_FLOW_F_GUESS    ? "guess"
+			     : r->v.flags & XDPLB_FLOW_F_SYNCED ? "synced"
+								: "learned",
+			     (unsigned long long)r->v.packets, (unsigned long long)r->v.bytes, idle);
 	else
-		sb_printf(out, "%-40s %-6u %-28s %-40s %-11s %-10llu %-12llu %.1f\n", cs,
-			  ntohs(r->sport), vs, bs,
-			  r->established ? "established" : "half-open",
-			  (unsigned long long)r->v.packets, (unsigned long long)r->v.bytes, idle);
+		n = snprintf(line, sizeof(line), "%-40s %-6u %-28s %-40s %-11s %-10llu %-12llu %.1f\n",
+			     cs, ntohs(r->sport), vs, bs,
+			     r->established ? "established" : "half-open",
+			     (unsigned long long)r->v.packets, (unsigned long long)r->v.bytes, idle);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		out->overflow = true; /* cannot happen: every field is bounded */
+	else
+		sb_append(out, line, (size_t)n);
+}
+
+/* A listing in the making: read both tables, sort, print. */
+enum listing_phase { LIST_READ, LIST_SORT, LIST_PRINT };
+
+struct flow_listing {
+	struct lbd *d;
+	bool json;
+	enum listing_phase phase;
+	struct dp_flow_walk walk; /* LIST_READ: walk.table is the table being read */
+	struct flow_set s;
+	size_t i; /* LIST_SORT: rows still in the heap; LIST_PRINT: rows printed */
+	__u64 now;
+	const struct xdplb_vip **by_id; /* [XDPLB_MAX_VIPS], refilled every print step */
+};
+
+static void listing_free(void *ctx)
+{
+	struct flow_listing *l = ctx;
+
+	free(l->s.rows);
+	free(l->by_id);
+	free(l);
+}
+
+static void listing_head(struct flow_listing *l, struct strbuf *out)
+{
+	const struct flow_set *s = &l->s;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* bpf_ktime_get_coarse_ns()'s clock */
+	l->now = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+	if (l->json)
+		sb_printf(out, "{\"total\":%llu,\"established\":%llu,\"half_open\":%llu,\"flows\":[",
+			  (unsigned long long)(s->total[0] + s->total[1]),
+			  (unsigned long long)s->total[0], (unsigned long long)s->total[1]);
+	else
+		sb_printf(out, "%-40s %-6s %-28s %-40s %-11s %-10s %-12s %s\n", "CLIENT", "PORT",
+			  "VIP", "BACKEND", "TABLE", "PACKETS", "BYTES", "IDLE_S");
+	l->phase = LIST_PRINT;
+	l->i = 0;
+}
+
+static int listing_read(struct flow_listing *l, struct strbuf *out)
+{
+	long n = dp_flows_walk(&l->d->dp, &l->walk, FLOWS_READ_STEP, flow_keep, &l->s);
+	enum dp_flow_table next = l->walk.table + 1;
+
+	if (n < 0) {
+		sb_printf(out, "cannot read the flow table: %s", strerror((int)-n));
+		return -1;
+	}
+	if (!l->walk.done)
+		return 1;
+	memset(&l->walk, 0, sizeof(l->walk));
+	l->walk.table = next;
+	if (next == DP_FLOW_TABLES) {
+		l->phase = LIST_SORT;
+		l->i = l->s.n;
+	}
+	return 1;
+}
+
+/* Heapsort in place: the smallest row of the min-heap goes to the end,
+ * so the rows end busiest first. */
+static int listing_sort(struct flow_listing *l, struct strbuf *out)
+{
+	struct dp_flow *h = l->s.rows, t;
+	size_t k;
+
+	for (k = 0; k < FLOWS_SORT_STEP && l->i > 1; k++) {
+		l->i--;
+		t = h[0];
+		h[0] = h[l->i];
+		h[l->i] = t;
+		heap_down(h, l->i, 0);
+	}
+	if (l->i <= 1)
+		listing_head(l, out);
+	return 1;
+}
+
+static int listing_print(struct flow_listing *l, struct strbuf *out)
+{
+	const struct xdplb_model *m = &l->d->model;
+	size_t k;
+
+	/* the model may have changed since the last step */
+	memset(l->by_id, 0, XDPLB_MAX_VIPS * sizeof(*l->by_id));
+	for (k = 0; k < m->n_vips; k++)
+		l->by_id[m->vips[k].id] = &m->vips[k];
+	for (k = 0; k < FLOWS_PRINT_STEP && l->i < l->s.n; k++, l->i++)
+		flow_print(l->d, l->by_id, &l->s.rows[l->i], l->now, l->json, l->i > 0, out);
+	if (l->i < l->s.n)
+		return 1;
+	if (l->json)
+		sb_printf(out, "]}\n");
+	return 0;
+}
+
+/* One step of a listing (a ctl_step_fn): 1 while there is more to do. */
+static int listing_step(void *ctx, struct strbuf *out)
+{
+	struct flow_listing *l = ctx;
+
+	switch (l->phase) {
+	case LIST_READ:
+		return listing_read(l, out);
+	case LIST_SORT:
+		return listing_sort(l, out);
+	case LIST_PRINT:
+		return listing_print(l, out);
+	}
+	return -1;
 }
 
 int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out)
 {
-	const struct xdplb_vip **by_id = calloc(XDPLB_MAX_VIPS, sizeof(*by_id));
-	struct flow_set s = { .keep = c->top };
-	struct timespec ts;
+	struct flow_listing *l = calloc(1, sizeof(*l));
+	const struct xdplb_vip *v = NULL;
 	char vs[XDPLB_VIP_STRLEN];
-	size_t i;
-	__u64 now;
-	int err = 0, t;
+	int ret;
 
-	if (!by_id) {
+	if (l)
+		l->by_id = calloc(XDPLB_MAX_VIPS, sizeof(*l->by_id));
+	if (!l || !l->by_id) {
+		if (l)
+			listing_free(l);
 		sb_printf(out, "out of memory");
 		return -1;
 	}
-	for (i = 0; i < d->model.n_vips; i++)
-		by_id[d->model.vips[i].id] = &d->model.vips[i];
-	if (c->has_vip && !(s.only = model_find_vip(&d->model, &c->vip))) {
-		free(by_id);
+	if (c->has_vip && !(v = model_find_vip(&d->model, &c->vip))) {
+		listing_free(l);
 		sb_printf(out, "no VIP %s", vip_format(&c->vip, vs, sizeof(vs)));
 		return -1;
 	}
-	for (t = 0; t < DP_FLOW_TABLES && !err; t++)
-		err = dp_flows_for_each(&d->dp, (enum dp_flow_table)t, flow_keep, &s);
-	if (err) {
-		free(by_id);
-		free(s.rows);
-		sb_printf(out, "cannot read the flow table: %s", strerror(-err));
-		return -1;
-	}
-	if (s.n) /* s.rows is NULL for an empty table */
-		qsort(s.rows, s.n, sizeof(*s.rows), by_bytes);
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* bpf_ktime_get_coarse_ns()'s clock */
-	now = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-	if (json)
-		sb_printf(out, "{\"total\":%llu,\"established\":%llu,\"half_open\":%llu,\"flows\":[",
-			  (unsigned long long)(s.total[0] + s.total[1]),
-			  (unsigned long long)s.total[0], (unsigned long long)s.total[1]);
-	else
-		sb_printf(out, "%-40s %-6s %-28s %-40s %-11s %-10s %-12s %s\n", "CLIENT", "PORT",
-			  "VIP", "BACKEND", "TABLE", "PACKETS", "BYTES", "IDLE_S");
-	for (i = 0; i < s.n; i++)
-		flow_print(d, by_id, &s.rows[i], now, json, i > 0, out);
-	if (json)
-		sb_printf(out, "]}\n");
-	free(by_id);
-	free(s.rows);
-	return 0;
+	l->d = d;
+	l->json = json;
+	l->s.keep = c->top;
+	l->s.has_only = v != NULL;
+	l->s.only = v ? v->id : 0;
+	l->walk.table = DP_FLOWS_ESTABLISHED;
+	if (!ctl_defer(d->ctl, listing_step, listing_free, l))
+		return 0; /* the control socket calls listing_step until it is done */
+	/* not asked over the socket (tests): all steps now */
+	while ((ret = listing_step(l, out)) > 0 && !out->overflow)
+		;
+	listing_free(l);
+	return ret > 0 ? 0 : ret;
 }
