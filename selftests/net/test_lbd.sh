@@ -103,6 +103,17 @@ test_neigh() {
 	check neigh_traffic_follows grep -q be1 <<<"$seen"
 }
 
+# restarted NAME WHY: lbd started again; if it does not come, NAME fails,
+# the test's connection (fd 7, process $pid) ends and lbd gets one more try
+restarted() {
+	start_lbd && return 0
+	fail "$1" "$2"
+	exec 7>&-
+	kill $pid 2>/dev/null
+	start_lbd
+	return 1
+}
+
 test_restart() {
 	local before after pid fifo=$TMP/conn
 	mkfifo "$fifo"
@@ -118,37 +129,20 @@ test_restart() {
 	check restart_xdp_still_attached bash -c "ip -n $P-lb -d link show eth0 | grep -q prog/xdp"
 	check restart_pins_present test -e "$PIN/eth0/link" -a -e "$PIN/eth0/prog" -a -e "$PIN/eth0/flows4"
 	echo two >&7
-	if ! start_lbd; then
-		fail restart_start "lbd did not come back"
-		exec 7>&-
-		kill $pid 2>/dev/null
-		start_lbd
-		return
-	fi
+	restarted restart_start "lbd did not come back" || return
 	after=$(lbctl save)
 	check restart_config_restored test "$before" = "$after"
 	check restart_flow_table_adopted bash -c "'$SAN/lbctl' -s '$SOCK' flows | grep -q ' 32000 '"
 	echo three >&7
 	check restart_connection_survived wait_for 20 bash -c "grep -q three '$TMP/conn.out' && grep -q one '$TMP/conn.out'"
 	stop_lbd KILL
-	if ! start_lbd; then
-		fail restart_after_kill "lbd did not come back after SIGKILL"
-		exec 7>&-
-		kill $pid 2>/dev/null
-		return
-	fi
+	restarted restart_after_kill "lbd did not come back after SIGKILL" || return
 	echo four >&7
 	check restart_after_sigkill wait_for 20 grep -q four "$TMP/conn.out"
 	# an upgrade that adds a map: the pinned datapath lacks it, and is adopted anyway
 	stop_lbd TERM
 	rm -f "$PIN/eth0/flow_events"
-	if ! start_lbd; then
-		fail restart_partial_pins "lbd did not start over a datapath without flow_events"
-		exec 7>&-
-		kill $pid 2>/dev/null
-		start_lbd
-		return
-	fi
+	restarted restart_partial_pins "lbd did not start over a datapath without flow_events" || return
 	check partial_pins_adopted grep -q 'adopting the pinned datapath .*(with maps new to this version' "$TMP/lbd.log"
 	check partial_pins_map_created test -e "$PIN/eth0/flow_events"
 	check partial_pins_config_kept test "$before" = "$(lbctl save)"
