@@ -233,6 +233,10 @@ health() {
 	check "${name}_stopped" $stop
 	check "${name}_marked_down" wait_for 200 bash -c "! '$SAN/lbctl' -s '$SOCK' vip show | grep -w '$addr' | grep -qw up" ||
 		lbctl vip show
+	# and out of both VIPs' rings: a health change reaches the datapath up to
+	# 100 ms (LBD_SYNC_DELAY_MS) after `vip show` shows it
+	check "${name}_out_of_rings" wait_for 50 bash -c \
+		"[ \$('$SAN/lbctl' -s '$SOCK' -j vip show | grep -o '\"up\":2,' | wc -l) -ge 2 ]"
 	NREQ=20 requests "${name}_down_l2" $VIP4
 	NREQ=20 requests "${name}_down_ipip" $VIPI
 	NREQ=20 check_requests "${name}_down_l2" "$(tr ' ' '\n' <<<"be1 be2 be3" | grep -vx $n | tr '\n' ' ')"
