@@ -260,15 +260,15 @@ static __always_inline void flow_count(struct xdplb_flow_val *fv, __u32 len)
 	fv->last_ns = bpf_ktime_get_coarse_ns();
 }
 
-static __always_inline void flow_learn(int family, const union flow_key *k, int established,
-				       __u32 id, __u32 vip_id, __u32 hash, __u32 flags,
-				       const struct pkt *p)
+/* A new flow (or one this node does not know) into the half-open table. */
+static __always_inline void flow_learn(int family, const union flow_key *k, __u32 id,
+				       __u32 vip_id, __u32 hash, __u32 flags, const struct pkt *p)
 {
 	struct xdplb_flow_val v = { .backend_id = id, .vip_id = vip_id, .hash = hash,
 				    .flags = flags, .packets = 1, .bytes = p->frame_len };
 
 	v.last_ns = bpf_ktime_get_coarse_ns();
-	flow_put(family, k, established, &v);
+	flow_put(family, k, 0, &v);
 }
 
 /* A packet with no flow entry: the current ring's backend (file comment). */
@@ -521,7 +521,7 @@ static __always_inline int choose(struct fwd *f, const struct xdplb_vip_info *vi
 	}
 	/* half-open even for a non-SYN miss: a lone spoofed packet must not
 	 * evict an established flow; the flow's next packet promotes it */
-	flow_learn(p->family, &f->key, 0, f->be_id, vi->vip_id, f->hash,
+	flow_learn(p->family, &f->key, f->be_id, vi->vip_id, f->hash,
 		   tcp && !syn ? XDPLB_FLOW_F_GUESS : 0, p);
 	if (!tcp) /* a UDP client may send one datagram only: count it now */
 		hll_add(vi->vip_id, p);

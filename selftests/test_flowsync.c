@@ -129,23 +129,26 @@ TEST(flowsync_endpoint)
 	struct sockaddr_in6 *s6 = (void *)&ss;
 	char err[256];
 
-	ASSERT_OK(fs_parse_endpoint("10.99.40.2", &ss, err, sizeof(err)), "IPv4");
+	ASSERT_OK(fs_parse_endpoint("10.99.40.2", false, &ss, err, sizeof(err)), "IPv4");
 	ASSERT_EQ(ss.ss_family, AF_INET, "family");
 	ASSERT_EQ(ntohs(s4->sin_port), FS_PORT, "default port");
-	ASSERT_OK(fs_parse_endpoint("10.99.40.2:7000", &ss, err, sizeof(err)), "IPv4:port");
+	ASSERT_OK(fs_parse_endpoint("10.99.40.2:7000", false, &ss, err, sizeof(err)), "IPv4:port");
 	ASSERT_EQ(ntohs(s4->sin_port), 7000, "port");
-	ASSERT_OK(fs_parse_endpoint("fd99:40::2", &ss, err, sizeof(err)), "IPv6");
+	ASSERT_OK(fs_parse_endpoint("fd99:40::2", false, &ss, err, sizeof(err)), "IPv6");
 	ASSERT_EQ(ss.ss_family, AF_INET6, "family 6");
 	ASSERT_EQ(ntohs(s6->sin6_port), FS_PORT, "default port 6");
-	ASSERT_OK(fs_parse_endpoint("[fd99:40::2]:7001", &ss, err, sizeof(err)), "[IPv6]:port");
+	ASSERT_OK(fs_parse_endpoint("[fd99:40::2]:7001", false, &ss, err, sizeof(err)), "[IPv6]:port");
 	ASSERT_EQ(ntohs(s6->sin6_port), 7001, "port 6");
-	ASSERT_OK(fs_parse_endpoint("[::]", &ss, err, sizeof(err)), "[IPv6]");
-	ASSERT_ERR(fs_parse_endpoint("10.99.40.2:0", &ss, err, sizeof(err)), "port 0");
-	ASSERT_ERR(fs_parse_endpoint("10.99.40.2:65536", &ss, err, sizeof(err)), "port 65536");
-	ASSERT_ERR(fs_parse_endpoint("10.99.40.2:", &ss, err, sizeof(err)), "empty port");
-	ASSERT_ERR(fs_parse_endpoint("[fd99::2", &ss, err, sizeof(err)), "no ]");
-	ASSERT_ERR(fs_parse_endpoint("[fd99::2]x", &ss, err, sizeof(err)), "junk after ]");
-	ASSERT_ERR(fs_parse_endpoint("node1", &ss, err, sizeof(err)), "a name");
+	ASSERT_OK(fs_parse_endpoint("[::]", true, &ss, err, sizeof(err)), "[IPv6]");
+	ASSERT_ERR(fs_parse_endpoint("10.99.40.2:0", false, &ss, err, sizeof(err)), "port 0");
+	ASSERT_ERR(fs_parse_endpoint("10.99.40.2:65536", false, &ss, err, sizeof(err)), "port 65536");
+	ASSERT_ERR(fs_parse_endpoint("10.99.40.2:", false, &ss, err, sizeof(err)), "empty port");
+	ASSERT_ERR(fs_parse_endpoint("[fd99::2", false, &ss, err, sizeof(err)), "no ]");
+	ASSERT_ERR(fs_parse_endpoint("[fd99::2]x", false, &ss, err, sizeof(err)), "junk after ]");
+	ASSERT_ERR(fs_parse_endpoint("node1", false, &ss, err, sizeof(err)), "a name");
 	ASSERT_TRUE(strstr(err, "node1") != NULL, "the error names the input");
-	ASSERT_ERR(fs_parse_endpoint("", &ss, err, sizeof(err)), "empty");
+	ASSERT_ERR(fs_parse_endpoint("", false, &ss, err, sizeof(err)), "empty");
+	ASSERT_ERR(fs_parse_endpoint("0.0.0.0", false, &ss, err, sizeof(err)), "a peer 0.0.0.0");
+	ASSERT_ERR(fs_parse_endpoint("[ff02::1]:6078", true, &ss, err, sizeof(err)), "multicast");
+	ASSERT_OK(fs_parse_endpoint("0.0.0.0:7000", true, &ss, err, sizeof(err)), "listen on any");
 }

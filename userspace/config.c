@@ -236,6 +236,31 @@ int vip_key_cmp(const struct xdplb_vip_key *a, const struct xdplb_vip_key *b)
 }
 
 /* ADDR:PORT or [ADDR6]:PORT (a client in `flow lookup`); port in host order. */
+int addr_port_parse(const char *s, union xdplb_addr *addr, __u8 *family, __u16 *port, char *err,
+		    size_t errlen)
+{
+	char host[XDPLB_ADDR_STRLEN], ps[8];
+	size_t n = strlen(s);
+	__u32 p;
+
+	if (!addr_parse(s, addr, family))
+		return 0; /* a bare address, IPv6 without brackets too */
+	if (n > 2 && s[0] == '[' && s[n - 1] == ']') {
+		if (copy_span(host, sizeof(host), s + 1, n - 2) || !strchr(host, ':') ||
+		    addr_parse(host, addr, family))
+			return cfg_error(err, errlen, "bad address \"%.80s\"", s);
+		return 0;
+	}
+	if (split_hostport(s, n, host, sizeof(host), ps, sizeof(ps)))
+		return cfg_error(err, errlen, "\"%.80s\": expected ADDR, ADDR:PORT or [IPV6]:PORT", s);
+	if (addr_parse(host, addr, family))
+		return cfg_error(err, errlen, "bad address \"%s\" in \"%.80s\"", host, s);
+	if (parse_u32(ps, 1, 65535, &p))
+		return cfg_error(err, errlen, "bad port \"%s\" in \"%.80s\" (1-65535)", ps, s);
+	*port = (__u16)p;
+	return 0;
+}
+
 int endpoint_parse(const char *s, union xdplb_addr *addr, __u8 *family, __u16 *port, char *err,
 		   size_t errlen)
 {

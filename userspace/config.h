@@ -151,6 +151,11 @@ const char *addr_unusable(const union xdplb_addr *addr, __u8 family);
 int vip_parse(const char *s, struct xdplb_vip_key *key, char *err, size_t errlen);
 char *vip_format(const struct xdplb_vip_key *key, char *buf, size_t len);
 int vip_key_cmp(const struct xdplb_vip_key *a, const struct xdplb_vip_key *b);
+/* "ADDR", "[IPV6]", "ADDR:PORT" or "[IPV6]:PORT" (port 1-65535); *port is
+ * left as it is when none is given.  The address may be any (callers judge
+ * it with addr_unusable). */
+int addr_port_parse(const char *s, union xdplb_addr *addr, __u8 *family, __u16 *port, char *err,
+		    size_t errlen);
 int endpoint_parse(const char *s, union xdplb_addr *addr, __u8 *family, __u16 *port, char *err,
 		   size_t errlen);
 int duration_parse(const char *s, __u32 *ms);

@@ -528,27 +528,21 @@ int dp_vip_set(struct dp *dp, const struct xdplb_vip_key *key, const struct xdpl
 	return neg_errno(bpf_map_update_elem(map_fd(dp->skel->maps.vips), key, vi, BPF_ANY));
 }
 
-static int filter_add(void *ctx, const struct xdplb_vip_key *k, const struct xdplb_vip_info *vi)
-{
-	struct xdplb_vip_filter *f = ctx;
-	__u32 bit = filter_bit(&k->addr, k->family);
-
-	(void)vi;
-	f->bits[bit / 8] |= (__u8)(1u << (bit % 8));
-	return 0;
-}
-
-int dp_vip_filter_sync(struct dp *dp)
+int dp_vip_filter_sync(struct dp *dp, const struct xdplb_vip_key *addrs, __u32 n)
 {
 	struct xdplb_vip_filter *f = calloc(1, sizeof(*f));
-	int err;
+	__u32 i, bit;
+	int err = 0;
 
 	if (!f)
 		return -ENOMEM;
-	err = dp_vips_for_each(dp, filter_add, f);
+	for (i = 0; i < n; i++) {
+		bit = filter_bit(&addrs[i].addr, addrs[i].family);
+		f->bits[bit / 8] |= (__u8)(1u << (bit % 8));
+	}
 	/* one write: every bit still needed is set in the old and the new value,
 	 * so a packet reading a byte mid-write never misses its VIP */
-	if (!err && memcmp(f, &dp->filter, sizeof(*f)))
+	if (memcmp(f, &dp->filter, sizeof(*f)))
 		err = filter_write(dp, f);
 	free(f);
 	return err;

@@ -70,8 +70,10 @@ int dp_vip_set(struct dp *dp, const struct xdplb_vip_key *key, const struct xdpl
 int dp_vip_get(const struct dp *dp, const struct xdplb_vip_key *key, struct xdplb_vip_info *vi);
 int dp_vip_del(struct dp *dp, const struct xdplb_vip_key *key);
 /* dp_vip_set() sets its address's bit in the VIP filter (xdplb.h); this
- * rewrites the filter from the VIP map, so removed addresses lose theirs. */
-int dp_vip_filter_sync(struct dp *dp);
+ * rewrites the filter for exactly these addresses (any key of each: only
+ * addr and family count), so removed addresses lose theirs.  No write when
+ * nothing changed. */
+int dp_vip_filter_sync(struct dp *dp, const struct xdplb_vip_key *addrs, __u32 n);
 int dp_backend_set(struct dp *dp, __u32 id, const struct xdplb_backend_info *be);
 int dp_backend_get(const struct dp *dp, __u32 id, struct xdplb_backend_info *be);
 /* Let backends behind another interface be reached (XDP redirect). */

@@ -19,6 +19,7 @@
  * peer table, the kernel's ring buffer; what does not fit is counted.
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -214,45 +215,32 @@ static void endpoint_name(const struct sockaddr_in6 *sa, char *buf, size_t len)
 	}
 }
 
-int fs_parse_endpoint(const char *s, struct sockaddr_storage *ss, char *err, size_t errlen)
+int fs_parse_endpoint(const char *s, bool any_ok, struct sockaddr_storage *ss, char *err,
+		      size_t errlen)
 {
-	char buf[INET6_ADDRSTRLEN + 16], *host = buf, *port = NULL, *end;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	unsigned long p = FS_PORT;
+	__u16 port = FS_PORT;
+	union xdplb_addr a;
+	const char *why;
+	__u8 family;
 
 	memset(ss, 0, sizeof(*ss));
-	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
-		return cfg_error(err, errlen, "\"%.60s...\": too long for an address", s);
-	if (buf[0] == '[') {
-		end = strchr(buf, ']');
-		if (!end || (end[1] && end[1] != ':'))
-			return cfg_error(err, errlen, "\"%s\": expected [IPV6] or [IPV6]:PORT", s);
-		*end = 0;
-		host = buf + 1;
-		if (end[1] == ':')
-			port = end + 2;
-	} else if (strchr(buf, '.') && strchr(buf, ':')) {
-		port = strchr(buf, ':');
-		*port++ = 0;
-	}
-	if (port) {
-		errno = 0;
-		p = strtoul(port, &end, 10);
-		if (!*port || *end || errno || p < 1 || p > 65535)
-			return cfg_error(err, errlen, "\"%s\": bad port (1-65535)", s);
-	}
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+	if (addr_port_parse(s, &a, &family, &port, err, errlen))
+		return -1;
+	why = addr_unusable(&a, family);
+	if (why && !(any_ok && !strcmp(why, "unspecified")))
+		return cfg_error(err, errlen, "\"%.80s\": the address is %s", s, why);
+	if (family == XDPLB_AF_INET) {
 		s4->sin_family = AF_INET;
-		s4->sin_port = htons((__u16)p);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s4->sin_port = htons(port);
+		s4->sin_addr.s_addr = a.v4;
+	} else {
 		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((__u16)p);
-		return 0;
+		s6->sin6_port = htons(port);
+		memcpy(&s6->sin6_addr, a.bytes, 16);
 	}
-	return cfg_error(err, errlen, "\"%s\": not an IPv4 or IPv6 address", s);
+	return 0;
 }
 
 static __u64 real_ms(void)
@@ -269,16 +257,6 @@ static __u64 coarse_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
-
-static __be64 hton64(__u64 v)
-{
-	return ((__u64)htonl((__u32)v) << 32) | htonl((__u32)(v >> 32));
-}
-
-static __u64 ntoh64(__be64 v)
-{
-	return hton64(v);
 }
 
 /* ---- peers ---- */
@@ -332,9 +310,9 @@ static void out_send(struct flowsync *fs, struct fs_peer *p, struct fs_out *o, _
 	o->h.count = htons((__u16)o->n);
 	o->h.flags = htonl(flags);
 	o->h.req = htonl(req);
-	o->h.boot = hton64(fs->boot);
-	o->h.seq = hton64(++p->tx_seq);
-	o->h.time_ms = hton64(real_ms());
+	o->h.boot = htobe64(fs->boot);
+	o->h.seq = htobe64(++p->tx_seq);
+	o->h.time_ms = htobe64(real_ms());
 	fs_seal(o->buf, len, fs->key);
 	if (sendto(fs->fd, o->buf, len + FS_MAC_BYTES, MSG_DONTWAIT, (struct sockaddr *)&p->sa,
 		   sizeof(p->sa)) < 0) {
@@ -556,7 +534,7 @@ static void ask(struct flowsync *fs, struct fs_peer *p, __u32 req)
 static enum fs_reject accept_seq(struct flowsync *fs, struct fs_peer *p, const struct fs_header *h,
 				 bool *fresh, bool *gap)
 {
-	__u64 boot = ntoh64(h->boot), seq = ntoh64(h->seq), t = ntoh64(h->time_ms), now = real_ms();
+	__u64 boot = be64toh(h->boot), seq = be64toh(h->seq), t = be64toh(h->time_ms), now = real_ms();
 
 	(void)fs;
 	*fresh = *gap = false;

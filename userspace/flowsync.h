@@ -57,9 +57,11 @@ struct fs_config {
 
 struct flowsync;
 
-/* "ADDR", "ADDR:PORT" (IPv4) or "[ADDR]:PORT" (IPv6); port FS_PORT when
- * not given.  Returns 0, or -1 with a message in err. */
-int fs_parse_endpoint(const char *s, struct sockaddr_storage *ss, char *err, size_t errlen);
+/* A peer (or, any_ok, a listen address, which may be unspecified):
+ * "ADDR", "[IPV6]", "ADDR:PORT" or "[IPV6]:PORT" (addr_port_parse), port
+ * FS_PORT when not given.  Returns 0, or -1 with a message in err. */
+int fs_parse_endpoint(const char *s, bool any_ok, struct sockaddr_storage *ss, char *err,
+		      size_t errlen);
 
 /* Read the key, open the socket, start the timers and turn the forwarder's
  * flow reports on.  NULL with a message in err on failure. */

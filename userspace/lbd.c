@@ -104,12 +104,13 @@ static int parse_opts(int argc, char **argv, struct lbd_opts *o, bool *detach)
 		case 'P':
 			if (o->sync.n_peers == FS_MAX_PEERS)
 				return fprintf(stderr, "lbd: more than %d --sync-peer\n", FS_MAX_PEERS), -1;
-			if (fs_parse_endpoint(optarg, &o->sync.peers[o->sync.n_peers], err, sizeof(err)))
+			if (fs_parse_endpoint(optarg, false, &o->sync.peers[o->sync.n_peers], err,
+					      sizeof(err)))
 				return fprintf(stderr, "lbd: --sync-peer: %s\n", err), -1;
 			o->sync.n_peers++;
 			break;
 		case 'L':
-			if (fs_parse_endpoint(optarg, &o->sync.listen, err, sizeof(err)))
+			if (fs_parse_endpoint(optarg, true, &o->sync.listen, err, sizeof(err)))
 				return fprintf(stderr, "lbd: --sync-listen: %s\n", err), -1;
 			break;
 		case 'v': o->verbose = true; break;

@@ -558,8 +558,8 @@ int lbd_sync(struct lbd *d, char *err, size_t errlen)
 	ret = echo_sync(d);
 	if (!ret)
 		ret = drop_stale(d);
-	if (!ret)
-		ret = dp_vip_filter_sync(&d->dp);
+	if (!ret) /* the echo keys are the addresses in the datapath: one each */
+		ret = dp_vip_filter_sync(&d->dp, d->echo, d->n_echo);
 	if (ret)
 		snprintf(err, errlen, "cannot update the datapath: %s", strerror(-ret));
 	lbd_announce(d);
