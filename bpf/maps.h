@@ -55,10 +55,23 @@ struct {
 FLOW_TABLE(flows4, XDPLB_DEFAULT_FLOWS, struct xdplb_flow4_key);
 FLOW_TABLE(flows6, XDPLB_DEFAULT_FLOWS, struct xdplb_flow6_key);
 
-/* Half-open flows: TCP after its SYN, UDP after its first packet.  A flood
- * of new flows churns these tables only; see README "Flow table policy". */
-FLOW_TABLE(flows4_new, XDPLB_DEFAULT_FLOWS / 4, struct xdplb_flow4_key);
-FLOW_TABLE(flows6_new, XDPLB_DEFAULT_FLOWS / 4, struct xdplb_flow6_key);
+/* Half-open flows (xdplb.h): TCP after its SYN, UDP after its first
+ * packet.  A flood of new flows churns these tables only; see README "Flow
+ * table policy".  Sizes (a power of two) set by the daemon before load,
+ * with the mask in `half_mask`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPLB_DEFAULT_FLOWS / 4);
+	__type(key, __u32);
+	__type(value, struct xdplb_half4);
+} halfopen4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPLB_DEFAULT_FLOWS / 4);
+	__type(key, __u32);
+	__type(value, struct xdplb_half6);
+} halfopen6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -165,34 +165,128 @@ static __always_inline void flow_key_of(const struct pkt *p, union flow_key *k)
 	w[4] = flow_key_tail(ports, p->proto);
 }
 
-/* One call site per map: the verifier inlines a lookup only where the map
- * is known, so the tables are never chosen through a pointer. */
-static __always_inline struct xdplb_flow_val *flow_get(int family, const union flow_key *k,
-						       int established)
+/* The established tables.  One call site per map: the verifier inlines a
+ * lookup only where the map is known, so they are never chosen through a
+ * pointer. */
+static __always_inline struct xdplb_flow_val *flow_get(int family, const union flow_key *k)
 {
 	if (family == XDPLB_AF_INET)
-		return bpf_map_lookup_elem(established ? (void *)&flows4 : (void *)&flows4_new,
-					   &k->v4);
-	return bpf_map_lookup_elem(established ? (void *)&flows6 : (void *)&flows6_new, &k->v6);
+		return bpf_map_lookup_elem(&flows4, &k->v4);
+	return bpf_map_lookup_elem(&flows6, &k->v6);
 }
 
-static __always_inline void flow_put(int family, const union flow_key *k, int established,
+static __always_inline void flow_put(int family, const union flow_key *k,
 				     const struct xdplb_flow_val *v)
 {
 	if (family == XDPLB_AF_INET)
-		bpf_map_update_elem(established ? (void *)&flows4 : (void *)&flows4_new, &k->v4, v,
-				    BPF_ANY);
+		bpf_map_update_elem(&flows4, &k->v4, v, BPF_ANY);
 	else
-		bpf_map_update_elem(established ? (void *)&flows6 : (void *)&flows6_new, &k->v6, v,
-				    BPF_ANY);
+		bpf_map_update_elem(&flows6, &k->v6, v, BPF_ANY);
 }
 
-static __always_inline void flow_forget_half_open(int family, const union flow_key *k)
+/* ---- the half-open table (xdplb.h: two-way slots of an array) ---- */
+
+/* Slots per family - 1, a power of two minus one: set by lbd before load. */
+const volatile __u32 half_mask = XDPLB_DEFAULT_FLOWS / 4 - 1;
+
+/* One set of functions per family (HALF_FNS below): a slot pointer never
+ * crosses a family test, which the verifier could not follow. */
+static __always_inline int key4_eq(const struct xdplb_flow4_key *a, const union flow_key *k)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)k;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+static __always_inline int key6_eq(const struct xdplb_flow6_key *a, const union flow_key *k)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)k;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
+}
+
+/* For family F: halfF_get(key, hash, out, idx) copies the flow's entry to
+ * *out and says which slot holds it; halfF_put(key, val) learns a flow in
+ * the pair's slot that holds it, else an empty one, else the one learned
+ * longer ago; halfF_forget(idx, hash) empties a slot after its flow was
+ * promoted, unless another flow took it meanwhile.  The value is copied
+ * before the key is compared, and written after the key: on x86's ordered
+ * stores a copy that holds any of another flow's value meets that flow's
+ * key, and is refused. */
+#define HALF_FNS(F)                                                                      \
+static __always_inline int half##F##_match(struct xdplb_half##F *h, const union flow_key *k, \
+					   __u32 hash, struct xdplb_flow_val *out)      \
+{                                                                                        \
+	if (!h)                                                                          \
+		return 0;                                                                \
+	*out = h->val;                                                                   \
+	barrier();                                                                       \
+	return out->last_ns && out->hash == hash && key##F##_eq(&h->key, k);             \
+}                                                                                        \
+static __always_inline int half##F##_get(const union flow_key *k, __u32 hash,           \
+					 struct xdplb_flow_val *out, __u32 *idx)         \
+{                                                                                        \
+	__u32 i = hash & half_mask & ~1u, j = i | 1;                                     \
+                                                                                         \
+	*idx = i;                                                                        \
+	if (half##F##_match(bpf_map_lookup_elem(&halfopen##F, &i), k, hash, out))        \
+		return 1;                                                                \
+	*idx = j;                                                                        \
+	return half##F##_match(bpf_map_lookup_elem(&halfopen##F, &j), k, hash, out);     \
+}                                                                                        \
+static __always_inline void half##F##_put(const union flow_key *k,                      \
+					  const struct xdplb_flow_val *v)               \
+{                                                                                        \
+	__u32 i = v->hash & half_mask & ~1u, j = i | 1;                                  \
+	struct xdplb_half##F *a = bpf_map_lookup_elem(&halfopen##F, &i),                 \
+			     *b = bpf_map_lookup_elem(&halfopen##F, &j), *s;             \
+                                                                                         \
+	if (!a || !b)                                                                    \
+		return;                                                                  \
+	if (b->val.last_ns && b->val.hash == v->hash && key##F##_eq(&b->key, k))         \
+		s = b;                                                                   \
+	else if (a->val.last_ns && a->val.hash == v->hash && key##F##_eq(&a->key, k))    \
+		s = a;                                                                   \
+	else                                                                             \
+		s = b->val.last_ns < a->val.last_ns ? b : a;                             \
+	s->key = k->v##F;                                                                \
+	barrier();                                                                       \
+	s->val = *v;                                                                     \
+}                                                                                        \
+static __always_inline void half##F##_forget(__u32 idx, __u32 hash)                     \
+{                                                                                        \
+	struct xdplb_half##F *h = bpf_map_lookup_elem(&halfopen##F, &idx);               \
+                                                                                         \
+	if (h && h->val.hash == hash)                                                    \
+		h->val.last_ns = 0;                                                      \
+}
+
+HALF_FNS(4)
+HALF_FNS(6)
+
+static __always_inline int half_get(int family, const union flow_key *k, __u32 hash,
+				    struct xdplb_flow_val *out, __u32 *idx)
 {
 	if (family == XDPLB_AF_INET)
-		bpf_map_delete_elem(&flows4_new, &k->v4);
+		return half4_get(k, hash, out, idx);
+	return half6_get(k, hash, out, idx);
+}
+
+static __always_inline void half_put(int family, const union flow_key *k,
+				     const struct xdplb_flow_val *v)
+{
+	if (family == XDPLB_AF_INET)
+		half4_put(k, v);
 	else
-		bpf_map_delete_elem(&flows6_new, &k->v6);
+		half6_put(k, v);
+}
+
+static __always_inline void half_forget(int family, __u32 idx, __u32 hash)
+{
+	if (family == XDPLB_AF_INET)
+		half4_forget(idx, hash);
+	else
+		half6_forget(idx, hash);
 }
 
 static __always_inline __u32 clz32(__u32 x)
@@ -268,7 +362,7 @@ static __always_inline void flow_learn(int family, const union flow_key *k, __u3
 				    .flags = flags, .packets = 1, .bytes = p->frame_len };
 
 	v.last_ns = bpf_ktime_get_coarse_ns();
-	flow_put(family, k, 0, &v);
+	half_put(family, k, &v);
 }
 
 /* A packet with no flow entry: the current ring's backend (file comment). */
@@ -470,20 +564,19 @@ static __always_inline struct xdplb_vip_info *vip_find(const struct pkt *p)
 	return vi ? vi : vip_lookup(p, 0, p->proto);
 }
 
-/* A promoted flow's first established packet: moves to the established
- * table, is reported to flow sync, and (TCP) its client goes into the
- * sketch now, when it has shown two packets. */
-static __always_inline void promote(struct fwd *f, struct xdplb_flow_val *fv)
+/* A flow's second packet: its entry (fv, a copy of the half-open slot)
+ * moves to the established table, is reported to flow sync, and (TCP) its
+ * client goes into the sketch now, when it has shown two packets. */
+static __always_inline void promote(struct fwd *f, const struct xdplb_flow_val *fv, __u32 slot)
 {
 	int family = f->p.family;
 
-	flow_put(family, &f->key, 1, fv);
+	flow_put(family, &f->key, fv);
 	if (sync_flows && !(fv->flags & XDPLB_FLOW_F_GUESS))
 		flow_report(&f->p, fv, f->st);
 	if (f->p.proto == IPPROTO_TCP)
 		hll_add(fv->vip_id, &f->p);
-	/* last: a deleted entry may be reused at once */
-	flow_forget_half_open(family, &f->key);
+	half_forget(family, slot, fv->hash);
 	count(f->st, XDPLB_STAT_FLOW_PROMOTED);
 }
 
@@ -496,23 +589,24 @@ static __always_inline int choose(struct fwd *f, const struct xdplb_vip_info *vi
 {
 	struct xdplb_backend_info *be;
 	struct xdplb_config *cfg;
-	struct xdplb_flow_val *fv;
+	struct xdplb_flow_val v;
 	const struct pkt *p = &f->p;
 	int tcp = p->proto == IPPROTO_TCP, syn = tcp && (p->tcp_flags & TCP_FLAG_SYN);
-	__u32 zero = 0;
+	__u32 zero = 0, slot;
 
-	fv = flow_get(p->family, &f->key, 0);
-	if ((be = flow_backend(fv)) && fv->vip_id == vi->vip_id) {
-		flow_found(f, fv, be);
-		flow_touch(f, fv);
-		if (!syn)
-			promote(f, fv);
-		return NEXT;
-	}
 	cfg = bpf_map_lookup_elem(&config, &zero);
 	if (!cfg)
 		return XDP_ABORTED; /* cannot happen: array key 0 always exists */
 	f->hash = flow_hash(p, cfg->seed);
+	if (half_get(p->family, &f->key, f->hash, &v, &slot) &&
+	    (be = flow_backend(&v)) && v.vip_id == vi->vip_id) {
+		flow_found(f, &v, be);
+		if (!syn) {
+			flow_touch(f, &v);
+			promote(f, &v, slot);
+		}
+		return NEXT;
+	}
 	f->be_id = ring_choose(vi, f->hash, &f->be);
 	f->flow_event = tcp && !syn ? XDPLB_STAT_FLOW_MISS_NONSYN : XDPLB_STAT_FLOW_MISS_SYN;
 	if (!f->be) {
@@ -603,8 +697,8 @@ static __always_inline int icmp_error(struct fwd *f, const struct pkt *q)
 	struct xdplb_backend_info *be;
 	struct xdplb_vip_info *vi;
 	struct xdplb_config *cfg;
-	struct xdplb_flow_val *fv;
-	__u32 zero = 0;
+	struct xdplb_flow_val *fv, v;
+	__u32 zero = 0, slot;
 
 	vi = vip_find(q);
 	if (!vi || (vi->flags & XDPLB_VIP_F_ECHO)) {
@@ -612,9 +706,7 @@ static __always_inline int icmp_error(struct fwd *f, const struct pkt *q)
 		return XDP_PASS;
 	}
 	flow_key_of(q, &f->key);
-	fv = flow_get(q->family, &f->key, 1);
-	if (!flow_backend(fv) || fv->vip_id != vi->vip_id)
-		fv = flow_get(q->family, &f->key, 0);
+	fv = flow_get(q->family, &f->key);
 	if ((be = flow_backend(fv)) && fv->vip_id == vi->vip_id) {
 		flow_found(f, fv, be);
 	} else {
@@ -622,10 +714,15 @@ static __always_inline int icmp_error(struct fwd *f, const struct pkt *q)
 		if (!cfg)
 			return XDP_ABORTED; /* cannot happen: array key 0 always exists */
 		f->hash = flow_hash(q, cfg->seed);
-		f->be_id = ring_choose(vi, f->hash, &f->be);
-		if (!f->be) {
-			f->why = XDPLB_STAT_DROP_NO_BACKEND;
-			return XDP_DROP;
+		if (half_get(q->family, &f->key, f->hash, &v, &slot) &&
+		    (be = flow_backend(&v)) && v.vip_id == vi->vip_id) {
+			flow_found(f, &v, be);
+		} else {
+			f->be_id = ring_choose(vi, f->hash, &f->be);
+			if (!f->be) {
+				f->why = XDPLB_STAT_DROP_NO_BACKEND;
+				return XDP_DROP;
+			}
 		}
 	}
 	f->why = XDPLB_STAT_ICMP_ERR_FWD;

@@ -159,6 +159,25 @@ struct xdplb_vip_filter {
 	__u8 bits[XDPLB_VIP_FILTER_BITS / 8];
 };
 
+/* Half-open flows (TCP after its SYN, UDP after its first packet): not a
+ * hash map but an array of 2^k slots used two-way set-associatively, the
+ * pair (hash & mask & ~1, | 1) of the flow hash.  Learning writes the pair's
+ * slot that holds the same flow, else an empty one, else the older one: no
+ * lock, no allocation, no eviction walk (an LRU insert into a full table
+ * cost about 60% of a new flow).  A slot is empty while val.last_ns is 0;
+ * it matches a flow when val.hash and the key are the flow's (a slot torn
+ * by two CPUs writing at once matches neither flow). */
+struct xdplb_half4 {
+	struct xdplb_flow4_key key;
+	struct xdplb_flow_val val;
+};
+
+struct xdplb_half6 {
+	struct xdplb_flow6_key key;
+	struct xdplb_flow_val val;
+};
+#define XDPLB_HALF_MIN 4096 /* slots per family, at least (a power of two) */
+
 /* xdplb_flow_val.flags */
 enum {
 	/* learned from a TCP packet that was not a SYN and missed every table:
@@ -302,6 +321,7 @@ _Static_assert(__builtin_offsetof(struct xdplb_backend_info, mac) % 4 == 0 &&
 _Static_assert(sizeof(struct xdplb_flow4_key) == 16, "flow4_key");
 _Static_assert(sizeof(struct xdplb_flow6_key) == 40, "flow6_key");
 _Static_assert(sizeof(struct xdplb_flow_val) == 40, "flow_val");
+_Static_assert(sizeof(struct xdplb_half4) == 56 && sizeof(struct xdplb_half6) == 80, "half");
 _Static_assert(sizeof(struct xdplb_config) == 48, "config");
 _Static_assert(sizeof(struct xdplb_flow_event) == 48, "flow_event");
 _Static_assert(sizeof(struct xdplb_vip_filter) == 8192, "vip_filter");

@@ -66,25 +66,44 @@ static int set_pins(struct dp *dp, const char *dir)
 	return 0;
 }
 
+/* Maps earlier versions pinned that this one replaced (the half-open LRU
+ * tables became the halfopen arrays): their pins go once the new maps are
+ * loaded, so that the directory holds only what this version uses (the old
+ * program, until replaced on the link, keeps its own references). */
+static const char *const retired_pins[] = { "flows4_new", "flows6_new" };
+
+static void unpin_retired(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(retired_pins) / sizeof(retired_pins[0]); i++)
+		if (snprintf(path, sizeof(path), "%s/%s", dir, retired_pins[i]) < (int)sizeof(path))
+			unlink(path);
+}
+
 int dp_open(struct dp *dp, const struct dp_opts *opts)
 {
 	__u32 flows = opts && opts->flows ? opts->flows : XDPLB_DEFAULT_FLOWS;
-	__u32 half_open = flows / 4 > 4096 ? flows / 4 : 4096;
+	__u32 half_open = XDPLB_HALF_MIN; /* a power of two, at least flows / 4 */
 	struct xdplb_config cfg = { .gue_port = htons(XDPLB_GUE_PORT) };
 	int err;
 
 	memset(dp, 0, sizeof(*dp));
 	dp->ring_quiet_ms = DP_RING_QUIET_MS;
+	while (half_open < flows / 4)
+		half_open <<= 1;
 	dp->skel = xdplb_bpf__open();
 	if (!dp->skel)
 		return -errno;
+	dp->skel->rodata->half_mask = half_open - 1;
 	err = bpf_map__set_max_entries(dp->skel->maps.flows4, flows);
 	if (!err)
 		err = bpf_map__set_max_entries(dp->skel->maps.flows6, flows);
 	if (!err)
-		err = bpf_map__set_max_entries(dp->skel->maps.flows4_new, half_open);
+		err = bpf_map__set_max_entries(dp->skel->maps.halfopen4, half_open);
 	if (!err)
-		err = bpf_map__set_max_entries(dp->skel->maps.flows6_new, half_open);
+		err = bpf_map__set_max_entries(dp->skel->maps.halfopen6, half_open);
 	if (!err && opts && opts->pin_dir)
 		err = set_pins(dp, opts->pin_dir);
 	if (!err)
@@ -101,6 +120,8 @@ int dp_open(struct dp *dp, const struct dp_opts *opts)
 		dp_close(dp);
 		return err;
 	}
+	if (opts && opts->pin_dir)
+		unpin_retired(opts->pin_dir);
 	return 0;
 }
 
@@ -790,8 +811,39 @@ static const void *flow_key(const struct dp_flow *f, struct xdplb_flow4_key *k4,
 static struct bpf_map *flow_map(const struct dp *dp, enum dp_flow_table t, int fam)
 {
 	if (t == DP_FLOWS_HALF_OPEN)
-		return fam ? dp->skel->maps.flows6_new : dp->skel->maps.flows4_new;
+		return fam ? dp->skel->maps.halfopen6 : dp->skel->maps.halfopen4;
 	return fam ? dp->skel->maps.flows6 : dp->skel->maps.flows4;
+}
+
+/* The half-open table's two slots for f's hash (xdplb.h); as the
+ * forwarder's half_get(). */
+static int half_lookup(const struct dp *dp, struct dp_flow *f, const void *key)
+{
+	int fam = f->family != XDPLB_AF_INET, fd = map_fd(flow_map(dp, DP_FLOWS_HALF_OPEN, fam));
+	__u32 ports = (__u32)f->sport | (__u32)f->dport << 16, hash, i, j;
+	size_t ksz = fam ? sizeof(struct xdplb_flow6_key) : sizeof(struct xdplb_flow4_key);
+	union {
+		struct xdplb_half4 h4;
+		struct xdplb_half6 h6;
+	} slot;
+	struct xdplb_flow_val *v = fam ? &slot.h6.val : &slot.h4.val;
+	struct xdplb_config cfg;
+
+	if (dp_config_get(dp, &cfg))
+		return -1;
+	hash = fam ? xdplb_hash6(f->src.v6, f->dst.v6, ports, f->proto, cfg.seed)
+		   : xdplb_hash4(f->src.v4, f->dst.v4, ports, f->proto, cfg.seed);
+	i = hash & dp->skel->rodata->half_mask & ~1u;
+	for (j = i; j <= (i | 1); j++) {
+		if (bpf_map_lookup_elem(fd, &j, &slot))
+			continue;
+		if (v->last_ns && v->hash == hash && !memcmp(&slot, key, ksz)) {
+			f->v = *v;
+			f->established = false;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 int dp_flow_lookup(const struct dp *dp, struct dp_flow *f)
@@ -805,11 +857,7 @@ int dp_flow_lookup(const struct dp *dp, struct dp_flow *f)
 		f->established = true;
 		return 1;
 	}
-	if (!bpf_map_lookup_elem(map_fd(flow_map(dp, DP_FLOWS_HALF_OPEN, fam)), key, &f->v)) {
-		f->established = false;
-		return 1;
-	}
-	return 0;
+	return half_lookup(dp, f, key);
 }
 
 static void flow_from4(struct dp_flow *f, const struct xdplb_flow4_key *k)
@@ -845,28 +893,35 @@ long dp_flows_walk(const struct dp *dp, struct dp_flow_walk *w, __u32 max, dp_fl
 		   void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	__u32 size = max < DP_FLOW_MIN_BATCH ? DP_FLOW_MIN_BATCH
+	__u32 size = w->table == DP_FLOWS_HALF_OPEN ? DP_FLOW_BATCH
+		     : max < DP_FLOW_MIN_BATCH ? DP_FLOW_MIN_BATCH
 		     : max > DP_FLOW_BATCH   ? DP_FLOW_BATCH : max;
-	struct xdplb_flow_val *vals;
+	bool half = w->table == DP_FLOWS_HALF_OPEN;
+	/* half-open: array slots (index keys; key and value in the value) */
+	const size_t key_max = half ? sizeof(__u32) : sizeof(struct xdplb_flow6_key);
+	const size_t val_max = half ? sizeof(struct xdplb_half6) : sizeof(struct xdplb_flow_val);
 	__u32 count, i;
-	long seen = 0;
+	long seen = 0;   /* entries (filled slots) */
+	__u64 read = 0;  /* entries or slots: what bounds a step */
 	struct dp_flow f;
-	const size_t key_max = sizeof(struct xdplb_flow6_key);
-	size_t ksz;
-	char *keys;
+	size_t ksz, vsz;
+	char *keys, *vals;
 	int ret = 0, err, fd;
 
 	if (w->done)
 		return 0;
 	keys = calloc(DP_FLOW_BATCH, key_max); /* either family's keys */
-	vals = calloc(DP_FLOW_BATCH, sizeof(*vals));
+	vals = calloc(DP_FLOW_BATCH, val_max);
 	if (!keys || !vals) {
 		seen = -ENOMEM;
 		goto out;
 	}
 	do {
 		fd = map_fd(flow_map(dp, w->table, w->family));
-		ksz = w->family ? sizeof(struct xdplb_flow6_key) : sizeof(struct xdplb_flow4_key);
+		ksz = half ? sizeof(__u32)
+		      : w->family ? sizeof(struct xdplb_flow6_key) : sizeof(struct xdplb_flow4_key);
+		vsz = !half ? sizeof(struct xdplb_flow_val)
+		      : w->family ? sizeof(struct xdplb_half6) : sizeof(struct xdplb_half4);
 		count = size;
 		err = bpf_map_lookup_batch(fd, w->started ? &w->cursor : NULL, &w->cursor, keys,
 					   vals, &count, &o);
@@ -879,13 +934,26 @@ long dp_flows_walk(const struct dp *dp, struct dp_flow_walk *w, __u32 max, dp_fl
 			break;
 		}
 		w->started = true;
-		seen += count;
-		for (i = 0; fn && i < count && !ret; i++) {
+		/* a half-open slot is a plain array read: 16 of them cost about one
+		 * hash-table entry (bucket walk and lock) */
+		read += half ? (count + 15) / 16 : count;
+		for (i = 0; i < count && !ret; i++) {
+			const char *k = half ? vals + i * vsz : keys + i * ksz;
+			const struct xdplb_flow_val *v =
+				(const void *)(!half ? vals + i * vsz
+					       : k + (w->family ? sizeof(struct xdplb_flow6_key)
+								: sizeof(struct xdplb_flow4_key)));
+
+			if (half && !v->last_ns)
+				continue; /* an empty slot */
+			seen++;
+			if (!fn)
+				continue;
 			if (w->family)
-				flow_from6(&f, (const void *)(keys + i * ksz));
+				flow_from6(&f, (const void *)k);
 			else
-				flow_from4(&f, (const void *)(keys + i * ksz));
-			f.v = vals[i];
+				flow_from4(&f, (const void *)k);
+			f.v = *v;
 			f.established = w->table == DP_FLOWS_ESTABLISHED;
 			ret = fn(ctx, w->table, &f);
 		}
@@ -896,7 +964,7 @@ long dp_flows_walk(const struct dp *dp, struct dp_flow_walk *w, __u32 max, dp_fl
 			w->started = false;
 			w->cursor = 0;
 		}
-	} while (!w->done && !ret && (__u64)seen < max);
+	} while (!w->done && !ret && read < max);
 	if (ret)
 		seen = ret;
 out:

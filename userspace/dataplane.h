@@ -150,7 +150,8 @@ struct dp_flow_walk {
 __u32 dp_flows_capacity(const struct dp *dp, enum dp_flow_table t);
 /* One step: read batches of max entries (DP_FLOW_MIN_BATCH to
  * DP_FLOW_BATCH) until about `max` entries were read or the table ends
- * (w->done).  fn may be NULL
+ * (w->done); in the half-open table (an array, xdplb.h) 16 slots count as
+ * one entry, and empty slots are skipped.  fn may be NULL
  * (count only); a negative return of fn (-errno) stops the walk and is
  * returned.  Returns the number of entries read in this step, or -errno. */
 long dp_flows_walk(const struct dp *dp, struct dp_flow_walk *w, __u32 max, dp_flow_fn fn,

@@ -272,20 +272,19 @@ static int fill_flows(int fd, const struct xdplb_flow_val *val, const struct pkt
 	return err;
 }
 
-/* The flow of probe packet `s`, as the datapath learnt it (flows4 or flows4_new). */
+/* The flow of probe packet `s`, as the datapath learnt it: flows4, or a
+ * slot of halfopen4 (an array: key and value in the value). */
 static int find_flow(const char *pin, const struct pkt_spec *s, struct xdplb_flow_val *val)
 {
-	static const char *const tables[] = { "flows4", "flows4_new" };
 	struct xdplb_flow4_key k, next;
+	struct xdplb_half4 h;
+	__u32 i, n;
 	__be32 src;
-	size_t t;
 	int fd;
 
 	inet_pton(AF_INET, s->src, &src);
-	for (t = 0; t < 2; t++) {
-		fd = pinned(pin, tables[t]);
-		if (fd < 0)
-			continue;
+	fd = pinned(pin, "flows4");
+	if (fd >= 0) {
 		for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, &next); prev = &k) {
 			k = next;
 			if (k.src == src && k.sport == htons(s->sport) &&
@@ -296,6 +295,24 @@ static int find_flow(const char *pin, const struct pkt_spec *s, struct xdplb_flo
 		}
 		close(fd);
 	}
+	fd = pinned(pin, "halfopen4");
+	if (fd < 0)
+		return -1;
+	for (i = 0, n = 1; i < n; i++) {
+		struct bpf_map_info info = { 0 };
+		__u32 len = sizeof(info);
+
+		if (!i && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			n = info.max_entries;
+		if (bpf_map_lookup_elem(fd, &i, &h) || !h.val.last_ns)
+			continue;
+		if (h.key.src == src && h.key.sport == htons(s->sport)) {
+			*val = h.val;
+			close(fd);
+			return 0;
+		}
+	}
+	close(fd);
 	return -1;
 }
 
@@ -482,7 +499,7 @@ void bench_control(void)
 	fprintf(md, "| map | entries | memlock | bytes/entry |\n| --- | ---: | ---: | ---: |\n");
 	printf("  flow tables (kernel memlock):");
 	for (i = 0; i < 4; i++) {
-		static const char *const names[] = { "flows4", "flows4_new", "flows6", "flows6_new" };
+		static const char *const names[] = { "flows4", "halfopen4", "flows6", "halfopen6" };
 		int mfd = pinned(pin, names[i]);
 
 		if (mfd < 0 || map_memlock(mfd, &ml, &me)) {

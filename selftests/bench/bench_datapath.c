@@ -240,6 +240,7 @@ static int setup_wrapper(struct bench *b)
 		return -errno;
 	bpf_program__set_autoload(b->wrap->progs.xdplb_fwd, false);
 	b->wrap->bss->bench_fresh = 0xc6130000u; /* 198.19.0.0 on for v4 */
+	b->wrap->rodata->half_mask = b->dp.skel->rodata->half_mask; /* the maps' size */
 	err = reuse_maps(b, b->wrap->obj);
 	return err ? err : bench_fwd_bpf__load(b->wrap);
 }
@@ -252,6 +253,7 @@ static int setup_nocnt(struct bench *b)
 	b->nocnt = bench_nocnt_bpf__open();
 	if (!b->nocnt)
 		return -errno;
+	b->nocnt->rodata->half_mask = b->dp.skel->rodata->half_mask;
 	err = reuse_maps(b, b->nocnt->obj);
 	return err ? err : bench_nocnt_bpf__load(b->nocnt);
 }

@@ -139,12 +139,16 @@ test_restart() {
 	restarted restart_after_kill "lbd did not come back after SIGKILL" || return
 	echo four >&7
 	check restart_after_sigkill wait_for 20 grep -q four "$TMP/conn.out"
-	# an upgrade that adds a map: the pinned datapath lacks it, and is adopted anyway
+	# an upgrade that adds a map: the pinned datapath lacks it, and is adopted
+	# anyway; a map an earlier version pinned and this one replaced (the
+	# half-open LRU tables, now halfopen4/6) is unpinned
 	stop_lbd TERM
 	rm -f "$PIN/eth0/flow_events"
+	bpftool map create "$PIN/eth0/flows4_new" type hash key 16 value 40 entries 16 name flows4_new
 	restarted restart_partial_pins "lbd did not start over a datapath without flow_events" || return
 	check partial_pins_adopted grep -q 'adopting the pinned datapath .*(with maps new to this version' "$TMP/lbd.log"
 	check partial_pins_map_created test -e "$PIN/eth0/flow_events"
+	check partial_pins_retired_unpinned test ! -e "$PIN/eth0/flows4_new"
 	check partial_pins_config_kept test "$before" = "$(lbctl save)"
 	check partial_pins_flow_kept bash -c "'$SAN/lbctl' -s '$SOCK' flows | grep -q ' 32000 '"
 	echo five >&7
