@@ -205,10 +205,19 @@ static __always_inline int key6_eq(const struct xdplb_flow6_key *a, const union 
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
 }
 
+/* A guess (a non-SYN miss) takes a slot only when it is empty or its flow
+ * was learned longer ago than this: otherwise three flows sharing a pair,
+ * their packets interleaved, would evict each other forever (each one's
+ * miss relearns it over the next one's entry) and none would be promoted.
+ * Left out, the guess still goes to the current ring's backend; the pair's
+ * flows are promoted by their next packets, and its next packet is learned
+ * in the slot they left. */
+#define HALF_GUESS_WAIT_NS 1000000000ull
+
 /* For family F: halfF_get(key, hash, out, idx) copies the flow's entry to
  * *out and says which slot holds it; halfF_put(key, val) learns a flow in
  * the pair's slot that holds it, else an empty one, else the one learned
- * longer ago; halfF_forget(idx, hash) empties a slot after its flow was
+ * longer ago (a guess: see above); halfF_forget(idx, hash) empties a slot after its flow was
  * promoted, unless another flow took it meanwhile.  The value is copied
  * before the key is compared, and written after the key: on x86's ordered
  * stores a copy that holds any of another flow's value meets that flow's
@@ -247,8 +256,10 @@ static __always_inline void half##F##_put(const union flow_key *k,              
 		s = b;                                                                   \
 	else if (a->val.last_ns && a->val.hash == v->hash && key##F##_eq(&a->key, k))    \
 		s = a;                                                                   \
-	else                                                                             \
-		s = b->val.last_ns < a->val.last_ns ? b : a;                             \
+	else if ((s = b->val.last_ns < a->val.last_ns ? b : a)->val.last_ns &&          \
+		 (v->flags & XDPLB_FLOW_F_GUESS) &&                                      \
+		 v->last_ns - s->val.last_ns < HALF_GUESS_WAIT_NS)                       \
+		return;                                                                  \
 	s->key = k->v##F;                                                                \
 	barrier();                                                                       \
 	s->val = *v;                                                                     \

@@ -12,7 +12,12 @@
 
 int fix_open(struct dp *dp)
 {
-	struct dp_opts o = { .flows = 4096 };
+	return fix_open_flows(dp, 4096);
+}
+
+int fix_open_flows(struct dp *dp, __u32 flows)
+{
+	struct dp_opts o = { .flows = flows };
 	struct xdplb_config cfg = { 0 };
 	int err = dp_open(dp, &o);
 

@@ -15,6 +15,8 @@
 #define FIX_RING_M 7 /* small prime: tests can say which slot maps where */
 
 int fix_open(struct dp *dp);
+/* The same with --flows `flows` (half-open slots: flows / 4, at least 4096). */
+int fix_open_flows(struct dp *dp, __u32 flows);
 /* A VIP with id `vip_id`, ring slot 2*vip_id, and its address's echo key. */
 int fix_vip(struct dp *dp, int family, const char *addr, __u16 port, __u8 proto, __u8 method,
 	    __u32 vip_id, __u32 flags);
