@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "maglev.h"
 
 static const char *const method_names[XDPLB_METHOD_MAX] = {
     [XDPLB_METHOD_L2] = "l2",
@@ -51,19 +52,6 @@ int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
 		return -1;
 	*out = (__u32)v;
 	return 0;
-}
-
-/* Trial division; ring sizes are at most ~2^20, so at most ~1000 steps. */
-bool ring_size_is_prime(__u32 n)
-{
-	__u32 d;
-
-	if (n < 2)
-		return false;
-	for (d = 2; d <= n / d; d++)
-		if (n % d == 0)
-			return false;
-	return true;
 }
 
 /* An address without brackets: IPv6 when it holds a ':', else dotted IPv4. */
@@ -353,7 +341,7 @@ int vip_opts_check(const struct xdplb_vip_opts *o, char *err, size_t errlen)
 	if ((unsigned)o->method >= XDPLB_METHOD_MAX)
 		return cfg_error(err, errlen, "unknown method %d", (int)o->method);
 	if (o->ring_size < CMD_MIN_RING_SIZE || o->ring_size > XDPLB_MAX_RING_SIZE ||
-	    !ring_size_is_prime(o->ring_size))
+	    !maglev_is_prime(o->ring_size))
 		return cfg_error(err, errlen, "ring size %u is not a prime in %u-%u", o->ring_size,
 				 CMD_MIN_RING_SIZE, XDPLB_MAX_RING_SIZE);
 	if ((unsigned)o->check >= XDPLB_CHECK_MAX)

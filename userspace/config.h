@@ -144,7 +144,6 @@ struct xdplb_model {
 /* config.c: text forms.  Parsers return 0 or -1; formatters return buf. */
 int cfg_error(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
-bool ring_size_is_prime(__u32 n);
 int addr_parse(const char *s, union xdplb_addr *addr, __u8 *family);
 char *addr_format(const union xdplb_addr *addr, __u8 family, char *buf, size_t len);
 const char *addr_unusable(const union xdplb_addr *addr, __u8 family);
