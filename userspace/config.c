@@ -110,31 +110,50 @@ static int copy_span(char *dst, size_t dlen, const char *s, size_t n)
 	return 0;
 }
 
-/* Split "HOST:PORT" or "[HOST6]:PORT" (the first n bytes of s).
+int hostport_split(const char *s, size_t n, struct hostport *hp)
+{
+	const char *colon = NULL, *p;
+
+	hp->bracketed = n && s[0] == '[';
+	if (hp->bracketed) {
+		for (p = s + 1; p + 1 < s + n && !colon; p++)
+			if (p[0] == ']' && p[1] == ':')
+				colon = p + 1;
+		hp->host = s + 1;
+		hp->host_len = colon ? (size_t)(colon - 1 - hp->host) : 0;
+	} else {
+		for (p = s + n; p > s && !colon; p--)
+			if (p[-1] == ':')
+				colon = p - 1;
+		hp->host = s;
+		hp->host_len = colon ? (size_t)(colon - s) : 0;
+	}
+	if (!colon)
+		return -1;
+	hp->port = colon + 1;
+	hp->port_len = (size_t)(s + n - hp->port);
+	return 0;
+}
+
+/* Split "HOST:PORT" or "[HOST6]:PORT" (the first n bytes of s) into strings.
  * Returns 0, -1 when malformed, -2 when an IPv6 address lacks brackets. */
 static int split_hostport(const char *s, size_t n, char *host, size_t hlen, char *port, size_t plen)
 {
-	const char *colon, *close;
+	struct hostport hp;
 
-	if (n && s[0] == '[') {
-		close = memchr(s, ']', n);
-		if (!close || close + 1 >= s + n || close[1] != ':')
-			return -1;
-		colon = close + 1;
-		if (copy_span(host, hlen, s + 1, (size_t)(close - s - 1)) || !strchr(host, ':'))
+	if (hostport_split(s, n, &hp))
+		return -1;
+	if (hp.bracketed) {
+		if (memchr(hp.host, ']', hp.host_len) ||
+		    copy_span(host, hlen, hp.host, hp.host_len) || !strchr(host, ':'))
 			return -1;
 	} else {
-		for (colon = s + n; colon > s && colon[-1] != ':'; colon--)
-			;
-		if (colon == s)
-			return -1;
-		colon--;
-		if (memchr(s, ':', (size_t)(colon - s)))
+		if (memchr(hp.host, ':', hp.host_len))
 			return -2;
-		if (copy_span(host, hlen, s, (size_t)(colon - s)))
+		if (copy_span(host, hlen, hp.host, hp.host_len))
 			return -1;
 	}
-	return copy_span(port, plen, colon + 1, (size_t)(s + n - colon - 1));
+	return copy_span(port, plen, hp.port, hp.port_len);
 }
 
 /* Parse the HOST:PORT part of a VIP or client endpoint, quoting `whole` in errors. */

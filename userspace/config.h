@@ -150,6 +150,16 @@ const char *addr_unusable(const union xdplb_addr *addr, __u8 family);
 int vip_parse(const char *s, struct xdplb_vip_key *key, char *err, size_t errlen);
 char *vip_format(const struct xdplb_vip_key *key, char *buf, size_t len);
 int vip_key_cmp(const struct xdplb_vip_key *a, const struct xdplb_vip_key *b);
+/* "HOST:PORT" or "[HOST]:PORT" (the first n bytes of s), split at the
+ * port's colon: the last one, or after a bracketed host the first "]:".
+ * host (brackets left out) and port point into s; neither is judged.
+ * Returns 0, or -1 when there is no such colon. */
+struct hostport {
+	const char *host, *port;
+	size_t host_len, port_len;
+	bool bracketed;
+};
+int hostport_split(const char *s, size_t n, struct hostport *hp);
 /* "ADDR", "[IPV6]", "ADDR:PORT" or "[IPV6]:PORT" (port 1-65535); *port is
  * left as it is when none is given.  The address may be any (callers judge
  * it with addr_unusable). */
