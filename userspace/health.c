@@ -76,13 +76,13 @@ static bool hc_args_ok(const struct hc_target *t, const struct hc_params *p)
 {
 	if (t->family != XDPLB_AF_INET && t->family != XDPLB_AF_INET6)
 		return false;
-	if (p->type == HC_NONE)
+	if (p->type == XDPLB_CHECK_NONE)
 		return true;
-	if (p->type != HC_TCP && p->type != HC_HTTP)
+	if (p->type != XDPLB_CHECK_TCP && p->type != XDPLB_CHECK_HTTP)
 		return false;
 	if (!t->port || !p->interval_ms || !p->timeout_ms || !p->fall || !p->rise)
 		return false;
-	return p->type != HC_HTTP || hc_path_ok(p->path);
+	return p->type != XDPLB_CHECK_HTTP || hc_path_ok(p->path);
 }
 
 /* Deterministic first delay in [0, interval), spread by the target. */
@@ -244,7 +244,7 @@ static void hc_send(struct hc *h)
 
 static void hc_connected(struct hc *h)
 {
-	if (h->p.type == HC_TCP) {
+	if (h->p.type == XDPLB_CHECK_TCP) {
 		hc_result(h, true);
 		return;
 	}
@@ -422,11 +422,11 @@ struct hc *hc_start(struct loop *l, const struct hc_target *t, const struct hc_p
 	h->cb = cb;
 	h->arg = arg;
 	h->change_ms = loop_now_ms();
-	h->up = p->type == HC_NONE || p->start_up;
+	h->up = p->type == XDPLB_CHECK_NONE || p->start_up;
 	h->fresh = !h->up;
-	if (p->type == HC_NONE)
+	if (p->type == XDPLB_CHECK_NONE)
 		return h;
-	if (p->type == HC_HTTP)
+	if (p->type == XDPLB_CHECK_HTTP)
 		hc_build_request(h);
 	jitter = hc_jitter(t, p->interval_ms);
 	h->slot_ms = h->change_ms + jitter;

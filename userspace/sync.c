@@ -109,7 +109,7 @@ static __u64 check_sig(const struct xdplb_vip *v)
 
 static void be_check_start(struct lbd *d, const struct xdplb_vip *v, struct be_rt *r)
 {
-	struct hc_params p = { .type = (enum hc_type)v->opts.check,
+	struct hc_params p = { .type = v->opts.check,
 			       .interval_ms = v->opts.interval_ms,
 			       .timeout_ms = v->opts.timeout_ms,
 			       .fall = v->opts.fall, .rise = v->opts.rise, .start_up = r->up };
