@@ -907,7 +907,8 @@ TEST(health_none)
 
 TEST(health_params)
 {
-	static const char *const bad_paths[] = {"", "healthz", "/a b", "/a\r\nX: y", "/\x7f"};
+	static const char *const bad_paths[] = {"", "healthz", "/a b", "/a\r\nX: y", "/\x7f",
+					     "/a#b"};
 	struct hc_target t = {.family = XDPLB_AF_INET, .port = 80};
 	struct loop *l = loop_new();
 	struct hc_params p;

@@ -341,7 +341,8 @@ void vip_opts_default(struct xdplb_vip_opts *o)
 }
 
 /* An http check path: "/..." of printable ASCII without '#' (the comment
- * character of state files), so that `save` output parses back. */
+ * character of state files), so that `save` output parses back.  The one
+ * rule: the model's options and health's hc_start() both judge by it. */
 bool check_path_ok(const char *s)
 {
 	size_t n = strnlen(s, CMD_MAX_CHECK_PATH);

@@ -60,18 +60,6 @@ static struct hc *hc_of_timer(struct loop_timer *t)
 	return (struct hc *)((char *)t - offsetof(struct hc, timer));
 }
 
-static bool hc_path_ok(const char *s)
-{
-	size_t n = strnlen(s, HC_PATH_MAX);
-
-	if (n == 0 || n == HC_PATH_MAX || s[0] != '/')
-		return false;
-	for (; *s; s++)
-		if (*s <= ' ' || *s > '~')
-			return false;
-	return true;
-}
-
 static bool hc_args_ok(const struct hc_target *t, const struct hc_params *p)
 {
 	if (t->family != XDPLB_AF_INET && t->family != XDPLB_AF_INET6)
@@ -82,7 +70,7 @@ static bool hc_args_ok(const struct hc_target *t, const struct hc_params *p)
 		return false;
 	if (!t->port || !p->interval_ms || !p->timeout_ms || !p->fall || !p->rise)
 		return false;
-	return p->type != XDPLB_CHECK_HTTP || hc_path_ok(p->path);
+	return p->type != XDPLB_CHECK_HTTP || check_path_ok(p->path);
 }
 
 /* Deterministic first delay in [0, interval), spread by the target. */

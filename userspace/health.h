@@ -31,13 +31,12 @@
 #include "loop.h"
 #include "xdplb.h"
 
-#define HC_PATH_MAX   256 /* http path, NUL included */
 #define HC_STATUS_MAX 512 /* longest http status line accepted, CRLF included */
 #define HC_ERROR_MAX  96  /* hc_last_error() length, NUL included */
 
 struct hc_params {
 	enum xdplb_check type;
-	char path[HC_PATH_MAX]; /* XDPLB_CHECK_HTTP: "/..." printable, no spaces; else ignored */
+	char path[CMD_MAX_CHECK_PATH]; /* XDPLB_CHECK_HTTP: check_path_ok(); else ignored */
 	__u32 interval_ms;	/* >= 1: time between the starts of two attempts */
 	__u32 timeout_ms;	/* >= 1: longest attempt; may exceed interval_ms */
 	__u32 fall;		/* >= 1 */
