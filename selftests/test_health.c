@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "container_of.h"
 #include "health.h"
 #include "loop.h"
 #include "test_progs.h"
@@ -81,7 +82,7 @@ static void srv_answer_all(struct srv *s, enum conn_state state)
 
 static void srv_on_timer(struct loop_timer *t)
 {
-	srv_answer_all((struct srv *)((char *)t - offsetof(struct srv, timer)), C_HALF);
+	srv_answer_all(container_of(t, struct srv, timer), C_HALF);
 }
 
 static void srv_on_request(struct srv *s, struct conn *c)
@@ -103,7 +104,7 @@ static void srv_on_request(struct srv *s, struct conn *c)
 
 static void conn_on_fd(struct loop_fd *lf, uint32_t events)
 {
-	struct conn *c = (struct conn *)((char *)lf - offsetof(struct conn, lfd));
+	struct conn *c = container_of(lf, struct conn, lfd);
 	ssize_t n;
 
 	(void)events;
@@ -149,7 +150,7 @@ static void srv_take(struct srv *s, int fd)
 
 static void srv_on_accept(struct loop_fd *lf, uint32_t events)
 {
-	struct srv *s = (struct srv *)((char *)lf - offsetof(struct srv, lfd));
+	struct srv *s = container_of(lf, struct srv, lfd);
 	int fd;
 
 	(void)events;

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "container_of.h"
 #include "health.h"
 #include "xdplb_hash.h"
 
@@ -52,12 +53,12 @@ static void hc_result(struct hc *h, bool ok);
 
 static struct hc *hc_of_fd(struct loop_fd *lf)
 {
-	return (struct hc *)((char *)lf - offsetof(struct hc, lfd));
+	return container_of(lf, struct hc, lfd);
 }
 
 static struct hc *hc_of_timer(struct loop_timer *t)
 {
-	return (struct hc *)((char *)t - offsetof(struct hc, timer));
+	return container_of(t, struct hc, timer);
 }
 
 static bool hc_args_ok(const struct hc_target *t, const struct hc_params *p)

@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "config.h"
+#include "container_of.h"
 #include "http.h"
 
 struct http {
@@ -260,7 +261,7 @@ static void on_epoll(struct loop_fd *lf, uint32_t events)
 
 static void on_timer(struct loop_timer *t)
 {
-	http_drive((void *)((char *)t - offsetof(struct http, timer)));
+	http_drive(container_of(t, struct http, timer));
 }
 
 struct http *http_open(struct loop *l, const char *listen, const struct http_opts *o, char *err,

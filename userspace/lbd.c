@@ -22,6 +22,7 @@
 #include <sys/statfs.h>
 #include <linux/magic.h>
 
+#include "container_of.h"
 #include "ctl.h"
 #include "http.h"
 #include "lbd.h"
@@ -499,7 +500,7 @@ static void refresh_done(struct lbd *d)
  * turn is shorter than LBD_REFRESH_TURN_US; the rest on the next turn. */
 static void refresh_turn(struct loop_timer *t)
 {
-	struct lbd *d = (void *)((char *)t - offsetof(struct lbd, refresh.timer));
+	struct lbd *d = container_of(t, struct lbd, refresh.timer);
 	struct lbd_refresh *rf = &d->refresh;
 	__u64 t0 = now_us(), took;
 	__u32 visited, id;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "container_of.h"
 #include "lbd.h"
 #include "maglev.h"
 
@@ -571,7 +572,7 @@ int lbd_sync(struct lbd *d, char *err, size_t errlen)
 
 static void sync_timer_fired(struct loop_timer *t)
 {
-	struct lbd *d = (void *)((char *)t - offsetof(struct lbd, sync_timer));
+	struct lbd *d = container_of(t, struct lbd, sync_timer);
 	char err[256];
 
 	if (lbd_sync(d, err, sizeof(err)))
