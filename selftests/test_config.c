@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "test_progs.h"
+#include "cmdparse.h"
 #include "config.h"
 #include "maglev.h"
 

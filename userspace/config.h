@@ -1,4 +1,4 @@
-/* config.h - the configuration model, its text forms and the one command parser. */
+/* config.h - the configuration model and its text forms (the command parser: cmdparse.h). */
 #ifndef XDPLB_CONFIG_H
 #define XDPLB_CONFIG_H
 
@@ -12,18 +12,10 @@
 #define XDPLB_MAX_BACKENDS_PER_VIP 4096
 
 /* Limits of the text forms. */
-#define CMD_MAX_LINE	    4096 /* bytes in one line, newline excluded */
-#define CMD_MAX_WORDS	    64	 /* words in one line */
 #define CMD_MAX_CHECK_PATH  256	 /* http check path, NUL included */
-#define CMD_MAX_FILE	    4096 /* restore FILE, NUL included */
 #define CMD_MIN_RING_SIZE   3	 /* what maglev_build() accepts */
 #define CMD_MAX_FALL_RISE   100
-#define CMD_MAX_TOP	    1000000
 #define CMD_MAX_DURATION_MS (86400u * 1000) /* one day */
-#define CMD_TOP_INTERVAL_MS 1000
-#define CMD_TOP_MIN_INTERVAL_MS 100
-#define CMD_TOP_MAX_INTERVAL_MS 3600000
-#define CMD_TOP_MAX_COUNT 1000000
 
 /* Buffer sizes for the formatting helpers. */
 #define XDPLB_ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
@@ -60,49 +52,6 @@ struct xdplb_vip_opts {
 	__u32 rise;
 	__u32 flags; /* XDPLB_VIP_F_HASH_SRC (`src hash`) */
 	__u32 need;  /* backends up for the VIP to be serving (announced) */
-};
-
-enum cmd_kind {
-	CMD_NONE = 0,
-	CMD_HELP,
-	CMD_VIP_ADD,
-	CMD_VIP_DEL,
-	CMD_VIP_SHOW,
-	CMD_BACKEND_ADD,
-	CMD_BACKEND_SET,
-	CMD_BACKEND_DEL,
-	CMD_STATS,
-	CMD_FLOWS,
-	CMD_FLOW_LOOKUP,
-	CMD_SAVE,
-	CMD_RESTORE,
-	CMD_TOP,
-	CMD_NODE_DRAIN,
-	CMD_NODE_UNDRAIN,
-	CMD_NODE_SHOW,
-	CMD_SYNC_SHOW,
-	CMD_KIND_MAX,
-};
-
-/* One parsed command.  Fields a command does not use are zero; strings are
- * copies, so the struct does not point into the argv it came from (except
- * help_object, which points to a static table name). */
-struct xdplb_cmd {
-	enum cmd_kind kind;
-	const char *help_object; /* CMD_HELP: object name, NULL for all */
-	bool has_vip;		 /* false: optional VIP not given */
-	struct xdplb_vip_key vip;
-	struct xdplb_vip_opts opts; /* CMD_VIP_ADD, defaults filled in */
-	union xdplb_addr addr;	    /* backend address */
-	__u8 family;		    /* its XDPLB_AF_* */
-	__u32 weight;		    /* CMD_BACKEND_ADD/SET */
-	__u32 top;		    /* CMD_FLOWS: 0 when not given */
-	__u32 top_interval_ms;	    /* CMD_TOP: refresh interval (default CMD_TOP_INTERVAL_MS) */
-	__u32 top_count;	    /* CMD_TOP: snapshots to show, 0 = until q or Ctrl-C */
-	union xdplb_addr client;    /* CMD_FLOW_LOOKUP */
-	__u8 client_family;
-	__u16 client_port;	 /* host order */
-	char file[CMD_MAX_FILE]; /* CMD_RESTORE: path, "-" for stdin */
 };
 
 struct xdplb_backend {
@@ -177,14 +126,8 @@ void vip_opts_default(struct xdplb_vip_opts *o);
 int vip_opts_check(const struct xdplb_vip_opts *o, char *err, size_t errlen);
 char *vip_opts_format(const struct xdplb_vip_opts *o, char *buf, size_t len);
 
-/* parse.c: words to commands. */
-int cmd_split_line(char *line, char **argv, int *argc, char *err, size_t errlen);
-int cmd_parse(int argc, char **argv, struct xdplb_cmd *out, char *err, size_t errlen);
-const char *cmd_kind_name(enum cmd_kind kind, char *buf, size_t len);
-bool cmd_is_change(enum cmd_kind kind);
-void cmd_usage(FILE *f, const char *object);
-
 /* model.c: the model.  Functions taking err return 0 or -1 with a message. */
+struct xdplb_cmd; /* cmdparse.h */
 void model_init(struct xdplb_model *m);
 void model_free(struct xdplb_model *m);
 int model_copy(struct xdplb_model *dst, const struct xdplb_model *src);

@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include "announce.h"
+#include "cmdparse.h"
 #include "config.h"
 #include "dataplane.h"
 #include "flowsync.h"

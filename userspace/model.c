@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmdparse.h"
 #include "config.h"
 
 void model_init(struct xdplb_model *m)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmdparse.h"
 #include "config.h"
 #include "fuzz.h"
 

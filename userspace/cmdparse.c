@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* parse.c - words to commands: the line tokenizer, the dispatch tables, generated usage. */
+/* cmdparse.c - the command parser: the line tokenizer, the dispatch tables, generated usage. */
 #include <string.h>
 
-#include "config.h"
+#include "cmdparse.h"
 #include "maglev.h"
 
 /* Where the parser is: the words, the next one, and the command so far. */
