@@ -6,8 +6,9 @@
 
 #include "test_progs.h"
 #include "cmdparse.h"
-#include "config.h"
 #include "maglev.h"
+#include "model.h"
+#include "textform.h"
 
 #define V4 "10.0.0.1:80/tcp"
 

@@ -4,6 +4,7 @@
 
 #include "cmdparse.h"
 #include "maglev.h"
+#include "textform.h"
 
 /* Where the parser is: the words, the next one, and the command so far. */
 struct parser {

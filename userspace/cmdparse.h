@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "config.h"
+#include "model.h"
 
 /* Limits of a command. */
 #define CMD_MAX_LINE	    4096 /* bytes in one line, newline excluded */

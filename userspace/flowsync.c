@@ -33,10 +33,10 @@
 #include <bpf/libbpf.h>
 #include <sodium.h>
 
-#include "config.h"
 #include "container_of.h"
 #include "flowsync.h"
 #include "metrics_text.h"
+#include "textform.h"
 #include "xdplb_hash.h"
 
 #define FS_POLL_MS 10		/* read the forwarder's reports, send, walk dumps */

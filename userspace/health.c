@@ -14,6 +14,7 @@
 
 #include "container_of.h"
 #include "health.h"
+#include "textform.h"
 #include "xdplb_hash.h"
 
 #define HC_REQ_MAX     512

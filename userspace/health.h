@@ -27,7 +27,7 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
-#include "config.h" /* enum xdplb_check: the model's kinds of check are the ones run here */
+#include "model.h" /* enum xdplb_check: the model's kinds of check are the ones run here */
 #include "loop.h"
 #include "xdplb.h"
 

@@ -12,9 +12,9 @@
 #include <microhttpd.h>
 #include <zlib.h>
 
-#include "config.h"
 #include "container_of.h"
 #include "http.h"
+#include "textform.h"
 
 struct http {
 	struct loop_fd lf;	 /* MHD's epoll fd */

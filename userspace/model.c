@@ -19,7 +19,8 @@
 #include <string.h>
 
 #include "cmdparse.h"
-#include "config.h"
+#include "model.h"
+#include "textform.h"
 
 void model_init(struct xdplb_model *m)
 {

@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "cmdparse.h"
-#include "config.h"
+#include "model.h"
+#include "textform.h"
 #include "fuzz.h"
 
 static inline bool fuzz_bit(const __u64 *map, __u32 id)

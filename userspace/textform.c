@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
-/* config.c - text forms shared by parser and model: numbers, addresses, VIPs, durations, options.
+/* textform.c - text forms shared by parser and model: numbers, addresses, VIPs, durations, options.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <string.h>
 
-#include "config.h"
 #include "maglev.h"
+#include "textform.h"
 
 static const char *const method_names[XDPLB_METHOD_MAX] = {
     [XDPLB_METHOD_L2] = "l2",

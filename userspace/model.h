@@ -1,6 +1,8 @@
-/* config.h - the configuration model and its text forms (the command parser: cmdparse.h). */
-#ifndef XDPLB_CONFIG_H
-#define XDPLB_CONFIG_H
+/* SPDX-License-Identifier: GPL-2.0 */
+/* model.h - the configuration model: VIPs, their options and backends; its
+ * limits and defaults.  Text forms: textform.h; commands: cmdparse.h. */
+#ifndef XDPLB_MODEL_H
+#define XDPLB_MODEL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,17 +13,11 @@
 /* Limits of the model (the ABI header holds XDPLB_MAX_VIPS/_BACKENDS). */
 #define XDPLB_MAX_BACKENDS_PER_VIP 4096
 
-/* Limits of the text forms. */
+/* Limits of a VIP's options. */
 #define CMD_MAX_CHECK_PATH  256	 /* http check path, NUL included */
 #define CMD_MIN_RING_SIZE   3	 /* what maglev_build() accepts */
 #define CMD_MAX_FALL_RISE   100
 #define CMD_MAX_DURATION_MS (86400u * 1000) /* one day */
-
-/* Buffer sizes for the formatting helpers. */
-#define XDPLB_ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
-#define XDPLB_VIP_STRLEN  64 /* "[" ADDR "]:" PORT "/" PROTO */
-#define XDPLB_DUR_STRLEN  16
-#define XDPLB_OPTS_STRLEN (160 + CMD_MAX_CHECK_PATH)
 
 /* Defaults of `vip add` and `backend add`. */
 #define XDPLB_DEFAULT_METHOD	  XDPLB_METHOD_L2
@@ -33,6 +29,7 @@
 #define XDPLB_DEFAULT_NEED	  1
 #define XDPLB_MAX_WEIGHT	  65535
 
+/* A VIP's health check (health.h runs them). */
 enum xdplb_check {
 	XDPLB_CHECK_NONE = 0,
 	XDPLB_CHECK_TCP,
@@ -90,42 +87,6 @@ struct xdplb_model {
 	bool drained_given;
 };
 
-/* config.c: text forms.  Parsers return 0 or -1; formatters return buf. */
-int cfg_error(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
-int addr_parse(const char *s, union xdplb_addr *addr, __u8 *family);
-char *addr_format(const union xdplb_addr *addr, __u8 family, char *buf, size_t len);
-const char *addr_unusable(const union xdplb_addr *addr, __u8 family);
-int vip_parse(const char *s, struct xdplb_vip_key *key, char *err, size_t errlen);
-char *vip_format(const struct xdplb_vip_key *key, char *buf, size_t len);
-int vip_key_cmp(const struct xdplb_vip_key *a, const struct xdplb_vip_key *b);
-/* "HOST:PORT" or "[HOST]:PORT" (the first n bytes of s), split at the
- * port's colon: the last one, or after a bracketed host the first "]:".
- * host (brackets left out) and port point into s; neither is judged.
- * Returns 0, or -1 when there is no such colon. */
-struct hostport {
-	const char *host, *port;
-	size_t host_len, port_len;
-	bool bracketed;
-};
-int hostport_split(const char *s, size_t n, struct hostport *hp);
-/* "ADDR", "[IPV6]", "ADDR:PORT" or "[IPV6]:PORT" (port 1-65535); *port is
- * left as it is when none is given.  The address may be any (callers judge
- * it with addr_unusable). */
-int addr_port_parse(const char *s, union xdplb_addr *addr, __u8 *family, __u16 *port, char *err,
-		    size_t errlen);
-int endpoint_parse(const char *s, union xdplb_addr *addr, __u8 *family, __u16 *port, char *err,
-		   size_t errlen);
-int duration_parse(const char *s, __u32 *ms);
-char *duration_format(__u32 ms, char *buf, size_t len);
-int method_parse(const char *s, enum xdplb_method *method);
-const char *method_name(enum xdplb_method method);
-const char *check_name(enum xdplb_check check);
-bool check_path_ok(const char *s);
-void vip_opts_default(struct xdplb_vip_opts *o);
-int vip_opts_check(const struct xdplb_vip_opts *o, char *err, size_t errlen);
-char *vip_opts_format(const struct xdplb_vip_opts *o, char *buf, size_t len);
-
 /* model.c: the model.  Functions taking err return 0 or -1 with a message. */
 struct xdplb_cmd; /* cmdparse.h */
 void model_init(struct xdplb_model *m);
@@ -149,4 +110,4 @@ struct xdplb_vip *model_find_vip(const struct xdplb_model *m, const struct xdplb
 struct xdplb_backend *model_find_backend(const struct xdplb_vip *v, const union xdplb_addr *addr,
 					 __u8 family);
 
-#endif /* XDPLB_CONFIG_H */
+#endif /* XDPLB_MODEL_H */
