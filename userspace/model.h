@@ -89,6 +89,10 @@ struct xdplb_model {
 
 /* model.c: the model.  Functions taking err return 0 or -1 with a message. */
 struct xdplb_cmd; /* cmdparse.h */
+/* The options `vip add` gives a VIP that names none. */
+void vip_opts_default(struct xdplb_vip_opts *o);
+/* Whole-struct validation, for commands that did not come through cmd_parse. */
+int vip_opts_check(const struct xdplb_vip_opts *o, char *err, size_t errlen);
 void model_init(struct xdplb_model *m);
 void model_free(struct xdplb_model *m);
 int model_copy(struct xdplb_model *dst, const struct xdplb_model *src);

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* textform.c - text forms shared by parser and model: numbers, addresses, VIPs, durations, options.
- */
+/* textform.c - text forms shared by parser and model: numbers, addresses, VIPs, durations,
+ * options. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <string.h>
 
-#include "maglev.h"
 #include "textform.h"
 
 static const char *const method_names[XDPLB_METHOD_MAX] = {
@@ -327,19 +326,6 @@ const char *check_name(enum xdplb_check check)
 	return (unsigned)check < XDPLB_CHECK_MAX ? check_names[check] : "?";
 }
 
-void vip_opts_default(struct xdplb_vip_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->method = XDPLB_DEFAULT_METHOD;
-	o->ring_size = XDPLB_DEFAULT_RING_SIZE;
-	o->check = XDPLB_CHECK_NONE;
-	o->interval_ms = XDPLB_DEFAULT_INTERVAL_MS;
-	o->timeout_ms = XDPLB_DEFAULT_TIMEOUT_MS;
-	o->fall = XDPLB_DEFAULT_FALL;
-	o->rise = XDPLB_DEFAULT_RISE;
-	o->need = XDPLB_DEFAULT_NEED;
-}
-
 /* An http check path: "/..." of printable ASCII without '#' (the comment
  * character of state files), so that `save` output parses back.  The one
  * rule: the model's options and health's hc_start() both judge by it. */
@@ -353,35 +339,6 @@ bool check_path_ok(const char *s)
 		if (*s <= ' ' || *s > '~' || *s == '#')
 			return false;
 	return true;
-}
-
-/* Whole-struct validation, for commands that did not come through cmd_parse. */
-int vip_opts_check(const struct xdplb_vip_opts *o, char *err, size_t errlen)
-{
-	if ((unsigned)o->method >= XDPLB_METHOD_MAX)
-		return cfg_error(err, errlen, "unknown method %d", (int)o->method);
-	if (o->ring_size < CMD_MIN_RING_SIZE || o->ring_size > XDPLB_MAX_RING_SIZE ||
-	    !maglev_is_prime(o->ring_size))
-		return cfg_error(err, errlen, "ring size %u is not a prime in %u-%u", o->ring_size,
-				 CMD_MIN_RING_SIZE, XDPLB_MAX_RING_SIZE);
-	if ((unsigned)o->check >= XDPLB_CHECK_MAX)
-		return cfg_error(err, errlen, "unknown check %d", (int)o->check);
-	if ((o->check == XDPLB_CHECK_HTTP) != (o->check_path[0] != '\0') ||
-	    (o->check == XDPLB_CHECK_HTTP && !check_path_ok(o->check_path)))
-		return cfg_error(err, errlen, "bad check path for check %s", check_name(o->check));
-	if (!o->interval_ms || o->interval_ms > CMD_MAX_DURATION_MS || !o->timeout_ms ||
-	    o->timeout_ms > CMD_MAX_DURATION_MS)
-		return cfg_error(err, errlen, "interval and timeout must be 1ms to %us",
-				 CMD_MAX_DURATION_MS / 1000);
-	if (!o->fall || o->fall > CMD_MAX_FALL_RISE || !o->rise || o->rise > CMD_MAX_FALL_RISE)
-		return cfg_error(err, errlen, "fall and rise must be 1-%u", CMD_MAX_FALL_RISE);
-	if (!o->need || o->need > XDPLB_MAX_BACKENDS_PER_VIP)
-		return cfg_error(err, errlen, "need must be 1-%u", XDPLB_MAX_BACKENDS_PER_VIP);
-	if (o->flags & ~(__u32)XDPLB_VIP_F_HASH_SRC)
-		return cfg_error(err, errlen, "unknown VIP flags 0x%x", o->flags);
-	if ((o->flags & XDPLB_VIP_F_HASH_SRC) && o->method == XDPLB_METHOD_L2)
-		return cfg_error(err, errlen, "\"src hash\" needs method ipip or gue");
-	return 0;
 }
 
 /* Every option, explicitly, in `vip add` syntax: "method l2 ring 65537 ...". */

@@ -48,8 +48,6 @@ int method_parse(const char *s, enum xdplb_method *method);
 const char *method_name(enum xdplb_method method);
 const char *check_name(enum xdplb_check check);
 bool check_path_ok(const char *s);
-void vip_opts_default(struct xdplb_vip_opts *o);
-int vip_opts_check(const struct xdplb_vip_opts *o, char *err, size_t errlen);
 char *vip_opts_format(const struct xdplb_vip_opts *o, char *buf, size_t len);
 
 #endif /* XDPLB_TEXTFORM_H */
