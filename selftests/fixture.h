@@ -4,7 +4,7 @@
 #define SELFTESTS_FIXTURE_H
 
 #include <linux/bpf.h>
-#include "config.h"
+#include "cmdparse.h"
 #include "dataplane.h"
 #include "pkt.h"
 

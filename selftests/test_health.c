@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "container_of.h"
 #include "health.h"
 #include "loop.h"
 #include "test_progs.h"
@@ -81,7 +82,7 @@ static void srv_answer_all(struct srv *s, enum conn_state state)
 
 static void srv_on_timer(struct loop_timer *t)
 {
-	srv_answer_all((struct srv *)((char *)t - offsetof(struct srv, timer)), C_HALF);
+	srv_answer_all(container_of(t, struct srv, timer), C_HALF);
 }
 
 static void srv_on_request(struct srv *s, struct conn *c)
@@ -103,7 +104,7 @@ static void srv_on_request(struct srv *s, struct conn *c)
 
 static void conn_on_fd(struct loop_fd *lf, uint32_t events)
 {
-	struct conn *c = (struct conn *)((char *)lf - offsetof(struct conn, lfd));
+	struct conn *c = container_of(lf, struct conn, lfd);
 	ssize_t n;
 
 	(void)events;
@@ -149,7 +150,7 @@ static void srv_take(struct srv *s, int fd)
 
 static void srv_on_accept(struct loop_fd *lf, uint32_t events)
 {
-	struct srv *s = (struct srv *)((char *)lf - offsetof(struct srv, lfd));
+	struct srv *s = container_of(lf, struct srv, lfd);
 	int fd;
 
 	(void)events;
@@ -250,7 +251,7 @@ static struct hc_target srv_target(const struct srv *s)
 	return t;
 }
 
-static struct hc_params params(enum hc_type type, const char *path, bool start_up)
+static struct hc_params params(enum xdplb_check type, const char *path, bool start_up)
 {
 	struct hc_params p = {
 	    .type = type,
@@ -373,7 +374,7 @@ static bool refused_or_reset(const char *err)
 static void tcp_up(__u8 family)
 {
 	struct loop *l = loop_new();
-	struct hc_params p = params(HC_TCP, NULL, false);
+	struct hc_params p = params(XDPLB_CHECK_TCP, NULL, false);
 	struct rec r = {};
 	struct hc *h = NULL;
 	struct hc_target t;
@@ -415,7 +416,7 @@ out:
 static void tcp_fall_rise(void)
 {
 	struct loop *l = loop_new();
-	struct hc_params p = params(HC_TCP, NULL, true);
+	struct hc_params p = params(XDPLB_CHECK_TCP, NULL, true);
 	struct rec r = {};
 	struct hc *h = NULL;
 	struct hc_target t;
@@ -513,7 +514,7 @@ static const struct http_case http_cases[] = {
 static void http_one(const struct http_case *c, size_t split)
 {
 	struct loop *l = loop_new();
-	struct hc_params p = params(HC_HTTP, "/healthz", !c->want_up);
+	struct hc_params p = params(XDPLB_CHECK_HTTP, "/healthz", !c->want_up);
 	struct rec r = {};
 	struct hc *h = NULL;
 	char want_req[256];
@@ -545,7 +546,7 @@ out:
 static void http_v6(void)
 {
 	struct loop *l = loop_new();
-	struct hc_params p = params(HC_HTTP, "/", false);
+	struct hc_params p = params(XDPLB_CHECK_HTTP, "/", false);
 	struct hc *h = NULL;
 	char want_req[256];
 	struct hc_target t;
@@ -598,7 +599,7 @@ TEST(health_http)
 static void timeout_http(void)
 {
 	struct loop *l = loop_new();
-	struct hc_params p = params(HC_HTTP, "/", true);
+	struct hc_params p = params(XDPLB_CHECK_HTTP, "/", true);
 	struct rec r = {};
 	struct hc *h = NULL;
 	struct hc_target t;
@@ -634,7 +635,7 @@ out:
 static void timeout_tcp(void)
 {
 	struct loop *l = loop_new();
-	struct hc_params p = params(HC_TCP, NULL, true);
+	struct hc_params p = params(XDPLB_CHECK_TCP, NULL, true);
 	struct sockaddr_storage ss;
 	int fill[2] = {-1, -1}, i;
 	struct hc *h = NULL;
@@ -679,7 +680,7 @@ TEST(health_timeout)
 static void stop_in_flight(void)
 {
 	struct loop *l = loop_new();
-	struct hc_params p = params(HC_HTTP, "/", false);
+	struct hc_params p = params(XDPLB_CHECK_HTTP, "/", false);
 	struct hc *h = NULL;
 	struct hc_target t;
 	struct srv s;
@@ -729,7 +730,7 @@ static void stop_self(bool by_timeout)
 {
 	int fds = count_fds(); /* before the loop's epoll fd */
 	struct loop *l = loop_new();
-	struct hc_params p = params(by_timeout ? HC_HTTP : HC_TCP, "/", true);
+	struct hc_params p = params(by_timeout ? XDPLB_CHECK_HTTP : XDPLB_CHECK_TCP, "/", true);
 	struct stopper st = {};
 	struct hc_target t;
 	struct srv s;
@@ -765,7 +766,7 @@ out:
 static void stop_other(void)
 {
 	struct loop *l = loop_new();
-	struct hc_params p = params(HC_HTTP, "/", false);
+	struct hc_params p = params(XDPLB_CHECK_HTTP, "/", false);
 	struct stopper st[2] = {};
 	struct hc_target t;
 	struct srv s;
@@ -797,7 +798,7 @@ out:
 static void stop_idle(void)
 {
 	struct loop *l = loop_new();
-	struct hc_params p = params(HC_TCP, NULL, false);
+	struct hc_params p = params(XDPLB_CHECK_TCP, NULL, false);
 	struct hc_target t = {.family = XDPLB_AF_INET, .port = 9};
 	struct hc *h;
 
@@ -839,7 +840,7 @@ static void time_cb(void *arg, bool up)
 /* The first checks of many backends spread over the first interval. */
 TEST(health_jitter)
 {
-	struct hc_params p = params(HC_TCP, NULL, true);
+	struct hc_params p = params(XDPLB_CHECK_TCP, NULL, true);
 	__u64 when[SPREAD_N] = {}, start[SPREAD_N];
 	struct hc *h[SPREAD_N] = {};
 	struct loop *l = loop_new();
@@ -883,7 +884,7 @@ out:
 TEST(health_none)
 {
 	struct loop *l = loop_new();
-	struct hc_params p = params(HC_NONE, NULL, false);
+	struct hc_params p = params(XDPLB_CHECK_NONE, NULL, false);
 	struct hc_target t = {.family = XDPLB_AF_INET6};
 	struct rec r = {};
 	int fds = count_fds();
@@ -891,7 +892,7 @@ TEST(health_none)
 
 	if (!ASSERT_OK_PTR(l, "loop_new"))
 		return;
-	p.interval_ms = 0; /* not used by HC_NONE */
+	p.interval_ms = 0; /* not used by XDPLB_CHECK_NONE */
 	h = hc_start(l, &t, &p, rec_cb, &r);
 	if (ASSERT_OK_PTR(h, "hc_start")) {
 		ASSERT_TRUE(hc_is_up(h), "up");
@@ -907,7 +908,8 @@ TEST(health_none)
 
 TEST(health_params)
 {
-	static const char *const bad_paths[] = {"", "healthz", "/a b", "/a\r\nX: y", "/\x7f"};
+	static const char *const bad_paths[] = {"", "healthz", "/a b", "/a\r\nX: y", "/\x7f",
+					     "/a#b"};
 	struct hc_target t = {.family = XDPLB_AF_INET, .port = 80};
 	struct loop *l = loop_new();
 	struct hc_params p;
@@ -920,21 +922,21 @@ TEST(health_params)
 		errno = 0;                                                                         \
 		ASSERT_TRUE(!hc_start(l, &t, &p, NULL, NULL) && errno == EINVAL, what);            \
 	} while (0)
-	p = params(HC_TCP, NULL, false);
+	p = params(XDPLB_CHECK_TCP, NULL, false);
 	p.interval_ms = 0;
 	EXPECT_EINVAL("interval 0");
-	p = params(HC_TCP, NULL, false);
+	p = params(XDPLB_CHECK_TCP, NULL, false);
 	p.timeout_ms = 0;
 	EXPECT_EINVAL("timeout 0");
-	p = params(HC_TCP, NULL, false);
+	p = params(XDPLB_CHECK_TCP, NULL, false);
 	p.fall = 0;
 	EXPECT_EINVAL("fall 0");
-	p = params(HC_TCP, NULL, false);
+	p = params(XDPLB_CHECK_TCP, NULL, false);
 	p.rise = 0;
 	EXPECT_EINVAL("rise 0");
-	p = params((enum hc_type)7, NULL, false);
+	p = params((enum xdplb_check)7, NULL, false);
 	EXPECT_EINVAL("type 7");
-	p = params(HC_TCP, NULL, false);
+	p = params(XDPLB_CHECK_TCP, NULL, false);
 	t.port = 0;
 	EXPECT_EINVAL("port 0");
 	t.port = 80;
@@ -942,7 +944,7 @@ TEST(health_params)
 	EXPECT_EINVAL("family 0");
 	t.family = XDPLB_AF_INET;
 	for (i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
-		p = params(HC_HTTP, bad_paths[i], false);
+		p = params(XDPLB_CHECK_HTTP, bad_paths[i], false);
 		EXPECT_EINVAL(bad_paths[i]);
 	}
 	memset(p.path, 'a', sizeof(p.path));

@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "config.h"
+#include "cmdparse.h"
 #include "ctl.h"
 #include "strbuf.h"
 

@@ -26,6 +26,7 @@
 
 #include "xdplb_decap.h"
 #include "pinlock.h"
+#include "strbuf.h"
 #include "lbdecap.skel.h"
 
 #define DEFAULT_PIN "/sys/fs/bpf/lbdecap"
@@ -539,18 +540,15 @@ static int cmd_vip(const struct opts *o, int argc, char **argv)
 
 /* ---- status ---- */
 
+/* s as a JSON string on stdout, escaped as lbctl's output is (sb_json_str). */
 static void json_str(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
+	struct strbuf sb;
+
+	sb_init(&sb, 0);
+	sb_json_str(&sb, s);
+	fputs(sb_str(&sb), stdout);
+	sb_free(&sb);
 }
 
 static int stats_sum(int fd, struct lbdecap_stats *sum)

@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
+#include "container_of.h"
 #include "ctl.h"
 
 struct ctl_client {
@@ -181,7 +182,7 @@ static void client_answer(struct ctl_client *c, int ret)
 
 static void client_turn(struct loop_timer *t)
 {
-	struct ctl_client *c = (void *)((char *)t - offsetof(struct ctl_client, turn));
+	struct ctl_client *c = container_of(t, struct ctl_client, turn);
 	int ret = c->step(c->ctx, &c->body);
 
 	if (ret > 0 && !c->body.overflow) {
@@ -257,7 +258,7 @@ static void client_event(struct loop_fd *lf, uint32_t events)
 
 static void client_idle(struct loop_timer *t)
 {
-	struct ctl_client *c = (void *)((char *)t - offsetof(struct ctl_client, idle));
+	struct ctl_client *c = container_of(t, struct ctl_client, idle);
 
 	if (c->out.len)
 		client_free(c); /* it does not read its answer */

@@ -33,9 +33,10 @@
 #include <bpf/libbpf.h>
 #include <sodium.h>
 
-#include "config.h"
+#include "container_of.h"
 #include "flowsync.h"
 #include "metrics_text.h"
+#include "textform.h"
 #include "xdplb_hash.h"
 
 #define FS_POLL_MS 10		/* read the forwarder's reports, send, walk dumps */
@@ -636,7 +637,7 @@ static void receive(struct flowsync *fs, const void *msg, size_t len,
 
 static void on_readable(struct loop_fd *lf, uint32_t events)
 {
-	struct flowsync *fs = (void *)((char *)lf - offsetof(struct flowsync, lf));
+	struct flowsync *fs = container_of(lf, struct flowsync, lf);
 	__u8 buf[FS_MSG_MAX + 1];
 	struct sockaddr_in6 from = { 0 };
 	socklen_t fl;
@@ -661,7 +662,7 @@ static void on_readable(struct loop_fd *lf, uint32_t events)
 
 static void on_poll(struct loop_timer *t)
 {
-	struct flowsync *fs = (void *)((char *)t - offsetof(struct flowsync, poll));
+	struct flowsync *fs = container_of(t, struct flowsync, poll);
 	__u64 now = loop_now_ms();
 	unsigned int i;
 
@@ -678,7 +679,7 @@ static void on_poll(struct loop_timer *t)
 
 static void on_hello(struct loop_timer *t)
 {
-	struct flowsync *fs = (void *)((char *)t - offsetof(struct flowsync, hello));
+	struct flowsync *fs = container_of(t, struct flowsync, hello);
 	__u64 now = loop_now_ms();
 	unsigned int i;
 

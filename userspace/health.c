@@ -12,7 +12,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "container_of.h"
 #include "health.h"
+#include "textform.h"
 #include "xdplb_hash.h"
 
 #define HC_REQ_MAX     512
@@ -52,37 +54,25 @@ static void hc_result(struct hc *h, bool ok);
 
 static struct hc *hc_of_fd(struct loop_fd *lf)
 {
-	return (struct hc *)((char *)lf - offsetof(struct hc, lfd));
+	return container_of(lf, struct hc, lfd);
 }
 
 static struct hc *hc_of_timer(struct loop_timer *t)
 {
-	return (struct hc *)((char *)t - offsetof(struct hc, timer));
-}
-
-static bool hc_path_ok(const char *s)
-{
-	size_t n = strnlen(s, HC_PATH_MAX);
-
-	if (n == 0 || n == HC_PATH_MAX || s[0] != '/')
-		return false;
-	for (; *s; s++)
-		if (*s <= ' ' || *s > '~')
-			return false;
-	return true;
+	return container_of(t, struct hc, timer);
 }
 
 static bool hc_args_ok(const struct hc_target *t, const struct hc_params *p)
 {
 	if (t->family != XDPLB_AF_INET && t->family != XDPLB_AF_INET6)
 		return false;
-	if (p->type == HC_NONE)
+	if (p->type == XDPLB_CHECK_NONE)
 		return true;
-	if (p->type != HC_TCP && p->type != HC_HTTP)
+	if (p->type != XDPLB_CHECK_TCP && p->type != XDPLB_CHECK_HTTP)
 		return false;
 	if (!t->port || !p->interval_ms || !p->timeout_ms || !p->fall || !p->rise)
 		return false;
-	return p->type != HC_HTTP || hc_path_ok(p->path);
+	return p->type != XDPLB_CHECK_HTTP || check_path_ok(p->path);
 }
 
 /* Deterministic first delay in [0, interval), spread by the target. */
@@ -244,7 +234,7 @@ static void hc_send(struct hc *h)
 
 static void hc_connected(struct hc *h)
 {
-	if (h->p.type == HC_TCP) {
+	if (h->p.type == XDPLB_CHECK_TCP) {
 		hc_result(h, true);
 		return;
 	}
@@ -422,11 +412,11 @@ struct hc *hc_start(struct loop *l, const struct hc_target *t, const struct hc_p
 	h->cb = cb;
 	h->arg = arg;
 	h->change_ms = loop_now_ms();
-	h->up = p->type == HC_NONE || p->start_up;
+	h->up = p->type == XDPLB_CHECK_NONE || p->start_up;
 	h->fresh = !h->up;
-	if (p->type == HC_NONE)
+	if (p->type == XDPLB_CHECK_NONE)
 		return h;
-	if (p->type == HC_HTTP)
+	if (p->type == XDPLB_CHECK_HTTP)
 		hc_build_request(h);
 	jitter = hc_jitter(t, p->interval_ms);
 	h->slot_ms = h->change_ms + jitter;

@@ -27,23 +27,16 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
+#include "model.h" /* enum xdplb_check: the model's kinds of check are the ones run here */
 #include "loop.h"
 #include "xdplb.h"
 
-#define HC_PATH_MAX   256 /* http path, NUL included */
 #define HC_STATUS_MAX 512 /* longest http status line accepted, CRLF included */
 #define HC_ERROR_MAX  96  /* hc_last_error() length, NUL included */
 
-/* Same values as config.h's enum xdplb_check. */
-enum hc_type {
-	HC_NONE = 0,
-	HC_TCP = 1,
-	HC_HTTP = 2,
-};
-
 struct hc_params {
-	enum hc_type type;
-	char path[HC_PATH_MAX]; /* HC_HTTP: "/..." printable, no spaces; else ignored */
+	enum xdplb_check type;
+	char path[CMD_MAX_CHECK_PATH]; /* XDPLB_CHECK_HTTP: check_path_ok(); else ignored */
 	__u32 interval_ms;	/* >= 1: time between the starts of two attempts */
 	__u32 timeout_ms;	/* >= 1: longest attempt; may exceed interval_ms */
 	__u32 fall;		/* >= 1 */
@@ -53,7 +46,7 @@ struct hc_params {
 	 * brings it up at once, whatever `rise` (it has no failing history to
 	 * outlive); from then on fall/rise apply.  true (for backends that
 	 * carried traffic before, e.g. adopted by a restarted lbd): up, and
-	 * `fall` failures take it down.  Ignored by HC_NONE, which is up. */
+	 * `fall` failures take it down.  Ignored by XDPLB_CHECK_NONE, which is up. */
 	bool start_up;
 };
 

@@ -12,8 +12,9 @@
 #include <microhttpd.h>
 #include <zlib.h>
 
-#include "config.h"
+#include "container_of.h"
 #include "http.h"
+#include "textform.h"
 
 struct http {
 	struct loop_fd lf;	 /* MHD's epoll fd */
@@ -27,43 +28,40 @@ struct http {
 int http_parse_listen(const char *s, struct sockaddr_storage *ss, char *err, size_t errlen)
 {
 	char host[XDPLB_ADDR_STRLEN];
-	const char *h = s, *end, *port;
-	bool v6 = s[0] == '[';
+	struct hostport hp;
+	union xdplb_addr a;
+	__u8 family;
 	__u32 p;
 
 	memset(ss, 0, sizeof(*ss));
-	if (v6) {
-		h = s + 1;
-		end = strstr(h, "]:");
-		port = end ? end + 2 : NULL;
-	} else {
-		end = strrchr(s, ':');
-		port = end ? end + 1 : NULL;
-	}
-	if (!end || end == h || (size_t)(end - h) >= sizeof(host))
+	if (hostport_split(s, strlen(s), &hp) || !hp.host_len || hp.host_len >= sizeof(host))
 		return cfg_error(err, errlen,
 				 "bad listen address \"%.80s\" (ADDR:PORT, or [ADDR]:PORT for IPv6)", s);
-	memcpy(host, h, (size_t)(end - h));
-	host[end - h] = 0;
-	if (parse_u32(port, 0, 65535, &p))
+	memcpy(host, hp.host, hp.host_len);
+	host[hp.host_len] = 0;
+	if (parse_u32(hp.port, 0, 65535, &p)) /* hp.port runs to the end of s */
 		return cfg_error(err, errlen, "bad port \"%.16s\" in listen address \"%.80s\" (0-65535)",
-				 port, s);
-	if (v6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((__u16)p);
-		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+				 hp.port, s);
+	if (addr_parse(host, &a, &family) ||
+	    family != (hp.bracketed ? XDPLB_AF_INET6 : XDPLB_AF_INET)) {
+		if (hp.bracketed)
 			return cfg_error(err, errlen, "bad IPv6 address \"%s\" in \"%.80s\"", host, s);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		return cfg_error(err, errlen,
+				 "bad IPv4 address \"%s\" in \"%.80s\" (IPv6 goes in brackets: [::1]:9469)",
+				 host, s);
+	}
+	if (hp.bracketed) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
 
-		a->sin_family = AF_INET;
-		a->sin_port = htons((__u16)p);
-		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-			return cfg_error(err, errlen,
-					 "bad IPv4 address \"%s\" in \"%.80s\" (IPv6 goes in brackets: [::1]:9469)",
-					 host, s);
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((__u16)p);
+		memcpy(&a6->sin6_addr, a.bytes, sizeof(a6->sin6_addr));
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((__u16)p);
+		a4->sin_addr.s_addr = a.v4;
 	}
 	return 0;
 }
@@ -263,7 +261,7 @@ static void on_epoll(struct loop_fd *lf, uint32_t events)
 
 static void on_timer(struct loop_timer *t)
 {
-	http_drive((void *)((char *)t - offsetof(struct http, timer)));
+	http_drive(container_of(t, struct http, timer));
 }
 
 struct http *http_open(struct loop *l, const char *listen, const struct http_opts *o, char *err,

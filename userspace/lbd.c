@@ -19,9 +19,9 @@
 #include <netinet/in.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <linux/magic.h>
 
+#include "container_of.h"
 #include "ctl.h"
 #include "http.h"
 #include "lbd.h"
@@ -170,29 +170,6 @@ static int parent_dir(const char *path, mode_t mode)
 	return mkdir_p(dirname(buf), mode);
 }
 
-/* statfs() of the nearest existing ancestor of path (path itself if it
- * exists); its name goes to at. */
-static int fs_of(const char *path, struct statfs *st, char *at, size_t atlen)
-{
-	char buf[PATH_MAX], *slash;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	while (statfs(buf, st)) {
-		if (errno != ENOENT)
-			return -errno;
-		slash = strrchr(buf, '/');
-		if (!slash)
-			snprintf(buf, sizeof(buf), ".");
-		else if (slash == buf)
-			buf[1] = 0;
-		else
-			*slash = 0;
-	}
-	snprintf(at, atlen, "%s", buf);
-	return 0;
-}
-
 static const char *fs_name(long type)
 {
 	switch (type) {
@@ -228,25 +205,25 @@ static int private_mount_ns(void)
 static int ensure_bpffs(const char *dir)
 {
 	char at[PATH_MAX];
-	struct statfs st;
-	int err = fs_of(dir, &st, at, sizeof(at)), priv;
+	long type = 0;
+	int bpffs = pin_dir_on_bpffs(dir, &type, at, sizeof(at)), err, priv;
 	bool sys = !strncmp(dir, SYS_BPFFS, strlen(SYS_BPFFS)) &&
 		   (!dir[strlen(SYS_BPFFS)] || dir[strlen(SYS_BPFFS)] == '/');
 
-	if (err) {
-		fprintf(stderr, "lbd: --pin %s: %s\n", dir, strerror(-err));
-		return err;
+	if (bpffs < 0) {
+		fprintf(stderr, "lbd: --pin %s: %s\n", dir, strerror(-bpffs));
+		return bpffs;
 	}
-	if (st.f_type != BPF_FS_MAGIC && (!sys || strcmp(at, SYS_BPFFS))) {
+	if (!bpffs && (!sys || strcmp(at, SYS_BPFFS))) {
 		fprintf(stderr,
 			"lbd: --pin %s is not on a bpffs (%s is on %s): pinned maps and links "
 			"cannot live there, so the datapath would neither outlive lbd nor be "
 			"adopted by the next one; mount one first (mkdir -p %s && mount -t bpf bpf "
 			"%s) or use a directory under " SYS_BPFFS "\n",
-			dir, at, fs_name((long)st.f_type), dir, dir);
+			dir, at, fs_name(type), dir, dir);
 		return -ENOTSUP;
 	}
-	priv = st.f_type != BPF_FS_MAGIC ? private_mount_ns() : 0;
+	priv = !bpffs ? private_mount_ns() : 0;
 	if (priv) {
 		fprintf(stderr,
 			"lbd: no bpffs at " SYS_BPFFS " and lbd %s: a bpffs mounted from here "
@@ -259,7 +236,7 @@ static int ensure_bpffs(const char *dir)
 				   "(/proc/1/ns/mnt is not readable)");
 		return -ENOTSUP;
 	}
-	if (st.f_type != BPF_FS_MAGIC) {
+	if (!bpffs) {
 		if (mount("bpf", SYS_BPFFS, "bpf", 0, "mode=0700")) {
 			err = -errno;
 			fprintf(stderr, "lbd: no bpffs at " SYS_BPFFS " and mounting one failed: %s\n",
@@ -499,7 +476,7 @@ static void refresh_done(struct lbd *d)
  * turn is shorter than LBD_REFRESH_TURN_US; the rest on the next turn. */
 static void refresh_turn(struct loop_timer *t)
 {
-	struct lbd *d = (void *)((char *)t - offsetof(struct lbd, refresh.timer));
+	struct lbd *d = container_of(t, struct lbd, refresh.timer);
 	struct lbd_refresh *rf = &d->refresh;
 	__u64 t0 = now_us(), took;
 	__u32 visited, id;

@@ -10,14 +10,16 @@
 #include <signal.h>
 
 #include "announce.h"
-#include "config.h"
+#include "cmdparse.h"
 #include "dataplane.h"
 #include "flowsync.h"
 #include "health.h"
 #include "loop.h"
 #include "metrics.h"
+#include "model.h"
 #include "neigh.h"
 #include "strbuf.h"
+#include "textform.h"
 
 #define LBD_SYNC_DELAY_MS 100 /* health/neighbour changes are applied at most this often */
 #define LBD_MAX_ECHO XDPLB_MAX_VIPS

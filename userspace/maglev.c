@@ -41,6 +41,7 @@ struct mg_work {
 	__u64 *used;  /* bitmap of slots already taken */
 };
 
+/* Trial division: ring sizes are at most ~2^20, so at most ~1000 steps. */
 bool maglev_is_prime(__u32 m)
 {
 	__u32 d;

@@ -21,6 +21,7 @@ struct maglev_backend {
 	__u32 id;              /* value written into the table */
 };
 
+/* The one primality test: ring sizes (`vip add ... ring M`) are checked with it too. */
 bool maglev_is_prime(__u32 m);
 
 /* Fill table[0..m-1] with backend ids.  m must be a prime in

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "container_of.h"
 #include "http.h"
 #include "lbd.h"
 #include "metrics.h"
@@ -161,7 +162,7 @@ int mon_sample(struct lbd *d, __u64 now_ms)
 
 static void on_sample(struct loop_timer *t)
 {
-	struct lbd *d = (void *)((char *)t - offsetof(struct lbd, mon.sample_timer));
+	struct lbd *d = container_of(t, struct lbd, mon.sample_timer);
 	int err = mon_sample(d, loop_now_ms());
 
 	if (err)
@@ -184,7 +185,7 @@ __u64 mon_count_period_ms(double count_seconds)
 
 static void on_count(struct loop_timer *t)
 {
-	struct lbd *d = (void *)((char *)t - offsetof(struct lbd, mon.count_timer));
+	struct lbd *d = container_of(t, struct lbd, mon.count_timer);
 	struct lbd_mon *m = &d->mon;
 	enum dp_flow_table tb = m->walk.table;
 	double t0 = now_mono();

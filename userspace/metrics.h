@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
-#include "config.h"
+#include "cmdparse.h"
 #include "dataplane.h"
 #include "loop.h"
 #include "strbuf.h"

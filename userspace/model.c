@@ -18,7 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "cmdparse.h"
+#include "maglev.h"
+#include "model.h"
+#include "textform.h"
 
 void model_init(struct xdplb_model *m)
 {
@@ -258,6 +261,48 @@ static int be_remove(struct xdplb_model *m, struct xdplb_vip *v, __u32 pos)
 static int oom(char *err, size_t errlen)
 {
 	return cfg_error(err, errlen, "out of memory");
+}
+
+void vip_opts_default(struct xdplb_vip_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->method = XDPLB_DEFAULT_METHOD;
+	o->ring_size = XDPLB_DEFAULT_RING_SIZE;
+	o->check = XDPLB_CHECK_NONE;
+	o->interval_ms = XDPLB_DEFAULT_INTERVAL_MS;
+	o->timeout_ms = XDPLB_DEFAULT_TIMEOUT_MS;
+	o->fall = XDPLB_DEFAULT_FALL;
+	o->rise = XDPLB_DEFAULT_RISE;
+	o->need = XDPLB_DEFAULT_NEED;
+}
+
+/* Whole-struct validation, for commands that did not come through cmd_parse. */
+int vip_opts_check(const struct xdplb_vip_opts *o, char *err, size_t errlen)
+{
+	if ((unsigned)o->method >= XDPLB_METHOD_MAX)
+		return cfg_error(err, errlen, "unknown method %d", (int)o->method);
+	if (o->ring_size < CMD_MIN_RING_SIZE || o->ring_size > XDPLB_MAX_RING_SIZE ||
+	    !maglev_is_prime(o->ring_size))
+		return cfg_error(err, errlen, "ring size %u is not a prime in %u-%u", o->ring_size,
+				 CMD_MIN_RING_SIZE, XDPLB_MAX_RING_SIZE);
+	if ((unsigned)o->check >= XDPLB_CHECK_MAX)
+		return cfg_error(err, errlen, "unknown check %d", (int)o->check);
+	if ((o->check == XDPLB_CHECK_HTTP) != (o->check_path[0] != '\0') ||
+	    (o->check == XDPLB_CHECK_HTTP && !check_path_ok(o->check_path)))
+		return cfg_error(err, errlen, "bad check path for check %s", check_name(o->check));
+	if (!o->interval_ms || o->interval_ms > CMD_MAX_DURATION_MS || !o->timeout_ms ||
+	    o->timeout_ms > CMD_MAX_DURATION_MS)
+		return cfg_error(err, errlen, "interval and timeout must be 1ms to %us",
+				 CMD_MAX_DURATION_MS / 1000);
+	if (!o->fall || o->fall > CMD_MAX_FALL_RISE || !o->rise || o->rise > CMD_MAX_FALL_RISE)
+		return cfg_error(err, errlen, "fall and rise must be 1-%u", CMD_MAX_FALL_RISE);
+	if (!o->need || o->need > XDPLB_MAX_BACKENDS_PER_VIP)
+		return cfg_error(err, errlen, "need must be 1-%u", XDPLB_MAX_BACKENDS_PER_VIP);
+	if (o->flags & ~(__u32)XDPLB_VIP_F_HASH_SRC)
+		return cfg_error(err, errlen, "unknown VIP flags 0x%x", o->flags);
+	if ((o->flags & XDPLB_VIP_F_HASH_SRC) && o->method == XDPLB_METHOD_L2)
+		return cfg_error(err, errlen, "\"src hash\" needs method ipip or gue");
+	return 0;
 }
 
 /* A key as cmd_parse makes it: known family and protocol, usable address,

@@ -15,6 +15,7 @@
 #include <linux/rtnetlink.h>
 #include <libmnl/libmnl.h>
 
+#include "container_of.h"
 #include "neigh.h"
 
 /* Build-time settings (override with -DNAME=value):
@@ -57,7 +58,6 @@
 /* States in which the kernel itself sends to the entry's MAC. */
 #define NUD_USABLE (NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY)
 
-#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
 /* A next hop: the key of a neighbour entry.  Zeroed before use (hashed). */
 struct nh_key {

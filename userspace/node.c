@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "container_of.h"
 #include "lbd.h"
 
 #define LBD_ANNOUNCE_MS 2000
@@ -77,7 +78,7 @@ bool lbd_vip_announced(const struct lbd *d, const struct xdplb_vip *v)
 
 static void announce_fired(struct loop_timer *t)
 {
-	lbd_announce((struct lbd *)((char *)t - offsetof(struct lbd, announce_timer)));
+	lbd_announce(container_of(t, struct lbd, announce_timer));
 }
 
 void lbd_announce(struct lbd *d)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "container_of.h"
 #include "ctl.h"
 #include "hll.h"
 #include "lbd.h"
@@ -38,7 +39,7 @@ static __u64 coarse_ns(void)
 
 static void hll_epoch_end(struct loop_timer *t)
 {
-	struct lbd *d = (void *)((char *)t - offsetof(struct lbd, hll_timer));
+	struct lbd *d = container_of(t, struct lbd, hll_timer);
 	int err = dp_hll_rotate(&d->dp, coarse_ns());
 
 	if (err)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "container_of.h"
 #include "lbd.h"
 #include "maglev.h"
 
@@ -109,7 +110,7 @@ static __u64 check_sig(const struct xdplb_vip *v)
 
 static void be_check_start(struct lbd *d, const struct xdplb_vip *v, struct be_rt *r)
 {
-	struct hc_params p = { .type = (enum hc_type)v->opts.check,
+	struct hc_params p = { .type = v->opts.check,
 			       .interval_ms = v->opts.interval_ms,
 			       .timeout_ms = v->opts.timeout_ms,
 			       .fall = v->opts.fall, .rise = v->opts.rise, .start_up = r->up };
@@ -571,7 +572,7 @@ int lbd_sync(struct lbd *d, char *err, size_t errlen)
 
 static void sync_timer_fired(struct loop_timer *t)
 {
-	struct lbd *d = (void *)((char *)t - offsetof(struct lbd, sync_timer));
+	struct lbd *d = container_of(t, struct lbd, sync_timer);
 	char err[256];
 
 	if (lbd_sync(d, err, sizeof(err)))

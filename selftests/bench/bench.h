@@ -10,10 +10,12 @@
 
 #include <linux/types.h>
 
-/* Shared by the parts (bench_main.c): CLOCK_MONOTONIC in ns, and a qsort
- * comparator for __u64 samples. */
+/* Shared by the parts (bench_main.c): CLOCK_MONOTONIC in ns, and the
+ * median of n samples, which sorts v: for an even n, the upper of the two
+ * middle samples (__u64) or their mean (double). */
 __u64 bench_now_ns(void);
-int bench_cmp_u64(const void *a, const void *b);
+__u64 bench_median_u64(__u64 *v, int n);
+double bench_median(double *v, int n);
 /* "aa:bb:cc:dd:ee:ff" into mac[6]; -1 if it is not one. */
 int bench_parse_mac(const char *s, __u8 mac[6]);
 

@@ -109,12 +109,6 @@ static __u64 timed(char *const argv[], int *status)
 	return bench_now_ns() - t0;
 }
 
-static __u64 median(__u64 *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), bench_cmp_u64);
-	return v[n / 2];
-}
-
 static double ms(__u64 ns)
 {
 	return (double)ns / 1e6;
@@ -321,7 +315,7 @@ void bench_control(void)
 	const char *pin = env("XDPLB_PIN"), *tmp = env("XDPLB_TMP");
 	char lbctl[256], vip[64], be2[64], full[512], empty[512], url[128], *colon;
 	__u64 ref[ROUNDS], add_dp[ROUNDS], add_ret[ROUNDS], t[ROUNDS], t0, mg[3];
-	__u64 r_full, r_same, r_empty, top, scrape, ref_ns, mg_ns;
+	__u64 r_full, r_same, r_empty, top, scrape, ref_ns, mg_ns, add_dp_ns, add_ret_ns;
 	int lbd_pid = atoi(env("XDPLB_LBD_PID")), i, st, bad = 0, tries = 0;
 	long rss[4], anon[4];
 	struct probe p = { 0 };
@@ -361,7 +355,7 @@ void bench_control(void)
 		ref[i] = timed(show, &st);
 		bad |= st;
 	}
-	ref_ns = median(ref, ROUNDS);
+	ref_ns = bench_median_u64(ref, ROUNDS);
 
 	/* lbctl backend add -> the first new flow forwarded to it */
 	for (i = 0; i < ROUNDS && !bad; i++) {
@@ -392,6 +386,8 @@ void bench_control(void)
 	}
 	if (bad)
 		fail("lbctl or the probe failed (is lbd up?)\n");
+	add_dp_ns = bench_median_u64(add_dp, ROUNDS);
+	add_ret_ns = bench_median_u64(add_ret, ROUNDS);
 
 	/* restore: 512 x 16 from empty, the same again (nothing changes), back to empty */
 	snprintf(full, sizeof(full), "%s/restore-512x16.conf", tmp);
@@ -414,10 +410,10 @@ void bench_control(void)
 		te[i] = timed(r_e, &st);
 		bad |= st;
 	}
-	r_full = median(tf, 3);
-	r_same = median(ts, 3);
-	r_empty = median(te, 3);
-	mg_ns = median(mg, 3);
+	r_full = bench_median_u64(tf, 3);
+	r_same = bench_median_u64(ts, 3);
+	r_empty = bench_median_u64(te, 3);
+	mg_ns = bench_median_u64(mg, 3);
 	if (bad || !mg_ns)
 		fail("restore failed\n");
 
@@ -435,12 +431,12 @@ void bench_control(void)
 		t[i] = timed(topc, &st);
 		bad |= st;
 	}
-	top = median(t, 3);
+	top = bench_median_u64(t, 3);
 	for (i = 0; i < ROUNDS; i++) {
 		t[i] = timed(curl, &st);
 		bad |= st;
 	}
-	scrape = median(t, ROUNDS);
+	scrape = bench_median_u64(t, ROUNDS);
 	mem_of(lbd_pid, &rss[2], &anon[2]);
 	if (bad)
 		fail("flows top / scrape failed\n");
@@ -448,10 +444,10 @@ void bench_control(void)
 	printf("  reference: lbctl vip show round trip %.2f ms (median of %d)\n", ms(ref_ns),
 	       ROUNDS);
 	printf("  %-52s %10s %10s\n", "what", "ms", "x ref");
-	printf("  %-52s %10.2f %10.2f\n", "backend add -> first new flow to it", ms(median(add_dp, ROUNDS)),
-	       (double)median(add_dp, ROUNDS) / (double)ref_ns);
-	printf("  %-52s %10.2f %10.2f\n", "backend add -> lbctl returned", ms(median(add_ret, ROUNDS)),
-	       (double)median(add_ret, ROUNDS) / (double)ref_ns);
+	printf("  %-52s %10.2f %10.2f\n", "backend add -> first new flow to it", ms(add_dp_ns),
+	       (double)add_dp_ns / (double)ref_ns);
+	printf("  %-52s %10.2f %10.2f\n", "backend add -> lbctl returned", ms(add_ret_ns),
+	       (double)add_ret_ns / (double)ref_ns);
 	printf("  %-52s %10.1f %10.1f   (%.2fx the %d Maglev builds: %.1f ms)\n",
 	       "restore 512 VIPs x 16 backends, from empty", ms(r_full),
 	       (double)r_full / (double)ref_ns, (double)r_full / (double)mg_ns, N_VIPS, ms(mg_ns));
@@ -477,9 +473,9 @@ void bench_control(void)
 		ms(ref_ns), ROUNDS);
 	fprintf(md, "| what | ms | x reference |\n| --- | ---: | ---: |\n");
 	fprintf(md, "| `lbctl backend add` -> first new flow forwarded to it (median of %d, %d probes) | %.2f | %.2f |\n",
-		ROUNDS, tries, ms(median(add_dp, ROUNDS)), (double)median(add_dp, ROUNDS) / (double)ref_ns);
-	fprintf(md, "| `lbctl backend add` returned | %.2f | %.2f |\n", ms(median(add_ret, ROUNDS)),
-		(double)median(add_ret, ROUNDS) / (double)ref_ns);
+		ROUNDS, tries, ms(add_dp_ns), (double)add_dp_ns / (double)ref_ns);
+	fprintf(md, "| `lbctl backend add` returned | %.2f | %.2f |\n", ms(add_ret_ns),
+		(double)add_ret_ns / (double)ref_ns);
 	fprintf(md, "| `lbctl restore`: 512 VIPs x 16 backends, from empty | %.1f | %.1f |\n",
 		ms(r_full), (double)r_full / (double)ref_ns);
 	fprintf(md, "| ... its %d Maglev builds (M=%d) alone | %.1f | %.1f |\n", N_VIPS, RING_M,

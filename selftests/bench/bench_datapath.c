@@ -492,19 +492,6 @@ fail:
 	r->fail[mode] = true;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(double), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static bool has(const struct row *r, int m)
 {
 	return !r->fail[m] && !r->na[m] && r->n[m] == rounds;
@@ -525,9 +512,9 @@ static void summarise(struct bench *b)
 				steps[b->n_step++] = ROWS[i].s[RESTORE][k] - ROWS[i].s[REPEAT][k];
 	for (i = 0; i < N_ROWS; i++)
 		for (m = 0; m < N_MODES; m++)
-			ROWS[i].med[m] = has(&ROWS[i], m) ? median(ROWS[i].s[m], rounds) : 0;
+			ROWS[i].med[m] = has(&ROWS[i], m) ? bench_median(ROWS[i].s[m], rounds) : 0;
 	if (b->n_step) {
-		b->step = median(steps, b->n_step); /* sorts steps */
+		b->step = bench_median(steps, b->n_step); /* sorts steps */
 		b->step_lo = steps[0];
 		b->step_hi = steps[b->n_step - 1];
 	}

@@ -37,8 +37,7 @@ static __u64 median_ns(void (*fn)(struct bench_ctx *), struct bench_ctx *ctx)
 		fn(ctx);
 		t[i] = bench_now_ns() - start;
 	}
-	qsort(t, BENCH_RUNS, sizeof(t[0]), bench_cmp_u64);
-	return t[BENCH_RUNS / 2];
+	return bench_median_u64(t, BENCH_RUNS);
 }
 
 /* Reference 1: write the m slots in order (memset speed). */

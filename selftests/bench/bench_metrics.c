@@ -119,7 +119,8 @@ static int run_part(struct lbd *d, enum part p)
 	return err;
 }
 
-static __u64 median(struct lbd *d, enum part p)
+/* Median wall time of RUNS runs of part p, after one warm-up run (0 if it fails). */
+static __u64 median_ns(struct lbd *d, enum part p)
 {
 	__u64 t[RUNS], t0;
 	int i;
@@ -131,8 +132,7 @@ static __u64 median(struct lbd *d, enum part p)
 		run_part(d, p);
 		t[i] = bench_now_ns() - t0;
 	}
-	qsort(t, RUNS, sizeof(t[0]), bench_cmp_u64);
-	return t[RUNS / 2];
+	return bench_median_u64(t, RUNS);
 }
 
 static void bench_scrape(void)
@@ -151,7 +151,7 @@ static void bench_scrape(void)
 		goto out;
 	}
 	for (p = 0; p < P_MAX; p++)
-		t[p] = median(&d, (enum part)p);
+		t[p] = median_ns(&d, (enum part)p);
 	printf("\n/metrics scrape, %u VIPs x %u backends (%u series per backend family), "
 	       "median of %d, one core\n",
 	       N_VIPS, N_BE_PER_VIP, N_VIPS * N_BE_PER_VIP, RUNS);

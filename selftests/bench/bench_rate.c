@@ -585,22 +585,16 @@ static int sample(struct rate *r, struct rcase *c)
 	return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
+/* The median of s[0..n), s left as it is; the extremes in lo and hi. */
 static double median(const double *s, int n, double *lo, double *hi)
 {
-	double v[MAX_ROUNDS];
+	double v[MAX_ROUNDS], m;
 
 	memcpy(v, s, sizeof(double) * (size_t)n);
-	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	m = bench_median(v, n); /* sorts v */
 	if (lo)
 		*lo = v[0], *hi = v[n - 1];
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return m;
 }
 
 static void summarize(struct rcase *c)

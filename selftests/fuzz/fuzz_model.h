@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "cmdparse.h"
+#include "model.h"
+#include "textform.h"
 #include "fuzz.h"
 
 static inline bool fuzz_bit(const __u64 *map, __u32 id)

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-/* config.c - text forms shared by parser and model: numbers, addresses, VIPs, durations, options.
- */
+/* textform.c - text forms shared by parser and model: numbers, addresses, VIPs, durations,
+ * options. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <string.h>
 
-#include "config.h"
+#include "textform.h"
 
 static const char *const method_names[XDPLB_METHOD_MAX] = {
     [XDPLB_METHOD_L2] = "l2",
@@ -51,19 +51,6 @@ int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
 		return -1;
 	*out = (__u32)v;
 	return 0;
-}
-
-/* Trial division; ring sizes are at most ~2^20, so at most ~1000 steps. */
-bool ring_size_is_prime(__u32 n)
-{
-	__u32 d;
-
-	if (n < 2)
-		return false;
-	for (d = 2; d <= n / d; d++)
-		if (n % d == 0)
-			return false;
-	return true;
 }
 
 /* An address without brackets: IPv6 when it holds a ':', else dotted IPv4. */
@@ -122,31 +109,50 @@ static int copy_span(char *dst, size_t dlen, const char *s, size_t n)
 	return 0;
 }
 
-/* Split "HOST:PORT" or "[HOST6]:PORT" (the first n bytes of s).
+int hostport_split(const char *s, size_t n, struct hostport *hp)
+{
+	const char *colon = NULL, *p;
+
+	hp->bracketed = n && s[0] == '[';
+	if (hp->bracketed) {
+		for (p = s + 1; p + 1 < s + n && !colon; p++)
+			if (p[0] == ']' && p[1] == ':')
+				colon = p + 1;
+		hp->host = s + 1;
+		hp->host_len = colon ? (size_t)(colon - 1 - hp->host) : 0;
+	} else {
+		for (p = s + n; p > s && !colon; p--)
+			if (p[-1] == ':')
+				colon = p - 1;
+		hp->host = s;
+		hp->host_len = colon ? (size_t)(colon - s) : 0;
+	}
+	if (!colon)
+		return -1;
+	hp->port = colon + 1;
+	hp->port_len = (size_t)(s + n - hp->port);
+	return 0;
+}
+
+/* Split "HOST:PORT" or "[HOST6]:PORT" (the first n bytes of s) into strings.
  * Returns 0, -1 when malformed, -2 when an IPv6 address lacks brackets. */
 static int split_hostport(const char *s, size_t n, char *host, size_t hlen, char *port, size_t plen)
 {
-	const char *colon, *close;
+	struct hostport hp;
 
-	if (n && s[0] == '[') {
-		close = memchr(s, ']', n);
-		if (!close || close + 1 >= s + n || close[1] != ':')
-			return -1;
-		colon = close + 1;
-		if (copy_span(host, hlen, s + 1, (size_t)(close - s - 1)) || !strchr(host, ':'))
+	if (hostport_split(s, n, &hp))
+		return -1;
+	if (hp.bracketed) {
+		if (memchr(hp.host, ']', hp.host_len) ||
+		    copy_span(host, hlen, hp.host, hp.host_len) || !strchr(host, ':'))
 			return -1;
 	} else {
-		for (colon = s + n; colon > s && colon[-1] != ':'; colon--)
-			;
-		if (colon == s)
-			return -1;
-		colon--;
-		if (memchr(s, ':', (size_t)(colon - s)))
+		if (memchr(hp.host, ':', hp.host_len))
 			return -2;
-		if (copy_span(host, hlen, s, (size_t)(colon - s)))
+		if (copy_span(host, hlen, hp.host, hp.host_len))
 			return -1;
 	}
-	return copy_span(port, plen, colon + 1, (size_t)(s + n - colon - 1));
+	return copy_span(port, plen, hp.port, hp.port_len);
 }
 
 /* Parse the HOST:PORT part of a VIP or client endpoint, quoting `whole` in errors. */
@@ -320,21 +326,9 @@ const char *check_name(enum xdplb_check check)
 	return (unsigned)check < XDPLB_CHECK_MAX ? check_names[check] : "?";
 }
 
-void vip_opts_default(struct xdplb_vip_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->method = XDPLB_DEFAULT_METHOD;
-	o->ring_size = XDPLB_DEFAULT_RING_SIZE;
-	o->check = XDPLB_CHECK_NONE;
-	o->interval_ms = XDPLB_DEFAULT_INTERVAL_MS;
-	o->timeout_ms = XDPLB_DEFAULT_TIMEOUT_MS;
-	o->fall = XDPLB_DEFAULT_FALL;
-	o->rise = XDPLB_DEFAULT_RISE;
-	o->need = XDPLB_DEFAULT_NEED;
-}
-
 /* An http check path: "/..." of printable ASCII without '#' (the comment
- * character of state files), so that `save` output parses back. */
+ * character of state files), so that `save` output parses back.  The one
+ * rule: the model's options and health's hc_start() both judge by it. */
 bool check_path_ok(const char *s)
 {
 	size_t n = strnlen(s, CMD_MAX_CHECK_PATH);
@@ -345,35 +339,6 @@ bool check_path_ok(const char *s)
 		if (*s <= ' ' || *s > '~' || *s == '#')
 			return false;
 	return true;
-}
-
-/* Whole-struct validation, for commands that did not come through cmd_parse. */
-int vip_opts_check(const struct xdplb_vip_opts *o, char *err, size_t errlen)
-{
-	if ((unsigned)o->method >= XDPLB_METHOD_MAX)
-		return cfg_error(err, errlen, "unknown method %d", (int)o->method);
-	if (o->ring_size < CMD_MIN_RING_SIZE || o->ring_size > XDPLB_MAX_RING_SIZE ||
-	    !ring_size_is_prime(o->ring_size))
-		return cfg_error(err, errlen, "ring size %u is not a prime in %u-%u", o->ring_size,
-				 CMD_MIN_RING_SIZE, XDPLB_MAX_RING_SIZE);
-	if ((unsigned)o->check >= XDPLB_CHECK_MAX)
-		return cfg_error(err, errlen, "unknown check %d", (int)o->check);
-	if ((o->check == XDPLB_CHECK_HTTP) != (o->check_path[0] != '\0') ||
-	    (o->check == XDPLB_CHECK_HTTP && !check_path_ok(o->check_path)))
-		return cfg_error(err, errlen, "bad check path for check %s", check_name(o->check));
-	if (!o->interval_ms || o->interval_ms > CMD_MAX_DURATION_MS || !o->timeout_ms ||
-	    o->timeout_ms > CMD_MAX_DURATION_MS)
-		return cfg_error(err, errlen, "interval and timeout must be 1ms to %us",
-				 CMD_MAX_DURATION_MS / 1000);
-	if (!o->fall || o->fall > CMD_MAX_FALL_RISE || !o->rise || o->rise > CMD_MAX_FALL_RISE)
-		return cfg_error(err, errlen, "fall and rise must be 1-%u", CMD_MAX_FALL_RISE);
-	if (!o->need || o->need > XDPLB_MAX_BACKENDS_PER_VIP)
-		return cfg_error(err, errlen, "need must be 1-%u", XDPLB_MAX_BACKENDS_PER_VIP);
-	if (o->flags & ~(__u32)XDPLB_VIP_F_HASH_SRC)
-		return cfg_error(err, errlen, "unknown VIP flags 0x%x", o->flags);
-	if ((o->flags & XDPLB_VIP_F_HASH_SRC) && o->method == XDPLB_METHOD_L2)
-		return cfg_error(err, errlen, "\"src hash\" needs method ipip or gue");
-	return 0;
 }
 
 /* Every option, explicitly, in `vip add` syntax: "method l2 ring 65537 ...". */

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-/* parse.c - words to commands: the line tokenizer, the dispatch tables, generated usage. */
+/* cmdparse.c - the command parser: the line tokenizer, the dispatch tables, generated usage. */
 #include <string.h>
 
-#include "config.h"
+#include "cmdparse.h"
+#include "maglev.h"
+#include "textform.h"
 
 /* Where the parser is: the words, the next one, and the command so far. */
 struct parser {
@@ -78,7 +80,7 @@ static __u32 prime_near(__u32 n, int step)
 
 	do
 		q += (__u32)step;
-	while (q >= CMD_MIN_RING_SIZE && q <= XDPLB_MAX_RING_SIZE && !ring_size_is_prime(q));
+	while (q >= CMD_MIN_RING_SIZE && q <= XDPLB_MAX_RING_SIZE && !maglev_is_prime(q));
 	return q >= CMD_MIN_RING_SIZE && q <= XDPLB_MAX_RING_SIZE ? q : 0;
 }
 
@@ -93,7 +95,7 @@ static int opt_ring(struct parser *p, struct xdplb_cmd *c, const char *kw)
 	if (parse_u32(v, CMD_MIN_RING_SIZE, XDPLB_MAX_RING_SIZE, &m))
 		return cfg_error(p->err, p->errlen, "bad ring size \"%.32s\" (a prime, %u-%u)", v,
 				 CMD_MIN_RING_SIZE, XDPLB_MAX_RING_SIZE);
-	if (!ring_size_is_prime(m)) {
+	if (!maglev_is_prime(m)) {
 		lo = prime_near(m, -1);
 		hi = prime_near(m, 1);
 		return cfg_error(p->err, p->errlen, "ring size %u is not prime (try %u or %u)", m,
