@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* stats.c - `lbctl stats`, `lbctl top` and `lbctl flows`: per-CPU
- * counters summed in user space, rates from lbd's sampler (metrics.h),
- * flows read from both flow tables in batches, listed in steps (the loop
- * serves others in between).
+/* stats.c - `lbctl stats`, `lbctl top` and `lbctl flows`: render what
+ * counters.c reads, sums and derives (totals, rates from its sampler,
+ * unique clients); flows read from both flow tables in batches, listed in
+ * steps (the loop serves others in between).
  *
  * The flow entries' layout is read here (flow_keep, flow_print) and in
  * dp_flows_walk() only. */
@@ -14,61 +14,18 @@
 #include <time.h>
 
 #include "ctl.h"
-#include "hll.h"
 #include "lbd.h"
 
 static const char *const stat_names[XDPLB_STAT_MAX] = { XDPLB_STAT_NAMES };
 
-double lbd_vip_unique_clients(const struct lbd *d, const struct xdplb_vip *v)
-{
-	struct hll_regs r;
-
-	if (dp_vip_hll(&d->dp, v->id, &r))
-		return -1;
-	return hll_estimate(&r);
-}
-
-static __u64 coarse_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
-
-static void hll_epoch_end(struct loop_timer *t)
-{
-	struct lbd *d = (void *)((char *)t - offsetof(struct lbd, hll_timer));
-	int err = dp_hll_rotate(&d->dp, coarse_ns());
-
-	if (err)
-		lbd_log("warning: cannot start a new unique-client epoch: %s", strerror(-err));
-	loop_timer_set(d->loop, &d->hll_timer, XDPLB_HLL_EPOCH_S * 1000ull);
-}
-
-int lbd_hll_start(struct lbd *d)
-{
-	int err = dp_hll_rotate(&d->dp, coarse_ns());
-
-	d->hll_timer.cb = hll_epoch_end;
-	if (!err)
-		err = loop_timer_set(d->loop, &d->hll_timer, XDPLB_HLL_EPOCH_S * 1000ull);
-	return err;
-}
-
-/* The HyperLogLog estimate of distinct client addresses of a VIP (be_id ==
+/* The estimate of distinct client addresses of a VIP (be_id ==
  * XDPLB_NO_BACKEND) over the last one to two epochs (xdplb.h).  False when
  * there is no sketch (backends; VIP ids >= XDPLB_HLL_VIPS): `lbctl stats`
  * shows "-" and JSON null. */
 static bool unique_clients(const struct lbd *d, const struct xdplb_vip *v, __u32 be_id,
 			   __u64 *n)
 {
-	double e = be_id == XDPLB_NO_BACKEND ? lbd_vip_unique_clients(d, v) : -1;
-
-	if (e < 0)
-		return false; /* sketches are per VIP only */
-	*n = (__u64)(e + 0.5);
-	return true;
+	return be_id == XDPLB_NO_BACKEND && counters_unique_clients(&d->counters, v->id, n);
 }
 
 /* 1234567 -> "1.2M": rates in a column of 7 characters. */
@@ -93,21 +50,19 @@ struct stat_row {
 	const struct xdplb_vip *v;
 	const struct xdplb_backend *b;
 	struct xdplb_counters c;
-	struct mon_rate r;
+	struct counters_rate r;
 };
 
 static void row_fill(struct lbd *d, struct stat_row *row, const struct xdplb_vip *v,
 		     const struct xdplb_backend *b)
 {
-	static const struct mon_rate zero;
-	const struct lbd_mon *m = &d->mon;
+	enum counters_kind k = b ? COUNTERS_BACKENDS : COUNTERS_VIPS;
 	__u32 id = b ? b->id : v->id;
 
 	row->v = v;
 	row->b = b;
-	row->c = b ? m->be_cur[id] : m->vip_cur[id];
-	row->r = b ? (id < m->n_be_prev ? m->be_rate[id] : zero)
-		   : (id < m->n_vip_prev ? m->vip_rate[id] : zero);
+	row->c = counters_total(&d->counters, k, id);
+	row->r = counters_rate(&d->counters, k, id);
 }
 
 #define ROW_HEAD "%-32s %-10s %7s %7s %12s %14s %10s %8s\n"
@@ -207,7 +162,7 @@ static void stats_global(struct lbd *d, bool json, struct strbuf *out)
 	struct xdplb_stats st;
 	int i;
 
-	if (dp_stats(&d->dp, &st))
+	if (counters_global(&d->dp, &st))
 		return;
 	sb_printf(out, json ? "\"global\":{" : "global:");
 	for (i = 0; i < XDPLB_STAT_MAX; i++)
@@ -227,7 +182,7 @@ static int vip_list(struct lbd *d, const struct xdplb_cmd *c, bool sorted,
 {
 	char vs[XDPLB_VIP_STRLEN];
 	struct stat_row *rows;
-	__u32 i, nv, nb;
+	__u32 i;
 	int err;
 
 	*n = 0;
@@ -235,7 +190,7 @@ static int vip_list(struct lbd *d, const struct xdplb_cmd *c, bool sorted,
 		sb_printf(out, "no VIP %s", vip_format(&c->vip, vs, sizeof(vs)));
 		return -1;
 	}
-	err = mon_read_counters(d, &nv, &nb);
+	err = counters_read(&d->counters);
 	if (err) {
 		sb_printf(out, "cannot read the counters: %s", strerror(-err));
 		return -1;
@@ -270,7 +225,7 @@ static int stats_out(struct lbd *d, const struct xdplb_cmd *c, bool json, bool s
 	if (err)
 		return err;
 	if (json)
-		sb_printf(out, "{\"interval_ms\":%u,\"vips\":[", MON_SAMPLE_MS);
+		sb_printf(out, "{\"interval_ms\":%u,\"vips\":[", COUNTERS_SAMPLE_MS);
 	else
 		sb_printf(out, ROW_HEAD, "VIP / BACKEND", "STATE", "PPS", "BIT/S", "PACKETS",
 			  "BYTES", "NEW_FLOWS", "CLIENTS");

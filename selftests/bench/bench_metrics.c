@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "bench.h"
+#include "counters.h"
 #include "http.h"
 #include "../fixture.h"
 #include "lbd.h"
@@ -23,7 +24,7 @@
 #define RUNS 9
 
 /* Counters with realistic digit counts in every per-CPU slot of ids [0, n). */
-static int fill_counters(struct bpf_map *m, __u32 n)
+static int fill_counters(int fd, __u32 n)
 {
 	int ncpu = libbpf_num_possible_cpus(), c;
 	struct xdplb_counters *v = calloc((size_t)ncpu, sizeof(*v));
@@ -34,7 +35,7 @@ static int fill_counters(struct bpf_map *m, __u32 n)
 		for (c = 0; c < ncpu; c++)
 			v[c] = (struct xdplb_counters){ 123456789ull + id, 98765432100ull + id,
 							 1234567ull + id };
-		err = bpf_map_update_elem(bpf_map__fd(m), &id, v, BPF_ANY);
+		err = bpf_map_update_elem(fd, &id, v, BPF_ANY);
 	}
 	free(v);
 	return err;
@@ -47,7 +48,8 @@ static int setup(struct lbd *d)
 	__u32 i, j, k;
 
 	model_init(&d->model);
-	if (lbd_rt_init(d) || mon_init(d) || dp_open(&d->dp, &o))
+	if (lbd_rt_init(d) || counters_init(&d->counters, &d->dp, &d->model, NULL) ||
+	    dp_open(&d->dp, &o))
 		return -1;
 	for (i = 0; i < N_VIPS; i++) {
 		snprintf(line, sizeof(line), "vip add 10.1.%u.%u:80/tcp", i / 250, i % 250 + 1);
@@ -67,21 +69,53 @@ static int setup(struct lbd *d)
 			d->be[k].used = d->be[k].up = d->be[k].resolved = true;
 			d->be[k].changed_ms = loop_now_ms();
 		}
-	return fill_counters(d->dp.skel->maps.vip_stats, N_VIPS) ||
-	       fill_counters(d->dp.skel->maps.backend_stats, N_VIPS * N_BE_PER_VIP);
+	return fill_counters(dp_counter_map_fd(&d->dp, DP_COUNTER_RETIRED), N_VIPS) ||
+	       fill_counters(dp_counter_map_fd(&d->dp, DP_COUNTER_BACKENDS),
+			     N_VIPS * N_BE_PER_VIP);
 }
 
 enum part { P_SCRAPE, P_SCRAPE_GZ, P_READ_BATCHED, P_STATS, P_REF_SHOW, P_REF_LOOKUPS, P_MAX };
 
 static size_t page_len, gz_len;
 
+/* The reference: one lookup per id, per-CPU values summed (a VIP's
+ * retired counts, then each of its backends), as lbctl stats read them
+ * before the batched read. */
+static int ref_lookups(struct lbd *d)
+{
+	int ncpu = libbpf_num_possible_cpus(), retired = dp_counter_map_fd(&d->dp, DP_COUNTER_RETIRED),
+	    backends = dp_counter_map_fd(&d->dp, DP_COUNTER_BACKENDS), err = 0, c;
+	struct xdplb_counters *v = calloc(ncpu > 0 ? (size_t)ncpu : 1, sizeof(*v)), sum;
+	__u32 i, j;
+
+	if (!v || ncpu <= 0) {
+		free(v);
+		return -1;
+	}
+	for (i = 0; i < d->model.n_vips && !err; i++) {
+		const struct xdplb_vip *vip = &d->model.vips[i];
+
+		memset(&sum, 0, sizeof(sum));
+		err = bpf_map_lookup_elem(retired, &vip->id, v);
+		for (j = 0; j <= vip->n_backends && !err; j++) {
+			for (c = 0; c < ncpu; c++) {
+				sum.packets += v[c].packets;
+				sum.bytes += v[c].bytes;
+				sum.new_flows += v[c].new_flows;
+			}
+			if (j < vip->n_backends)
+				err = bpf_map_lookup_elem(backends, &vip->backends[j].id, v);
+		}
+	}
+	free(v);
+	return err;
+}
+
 static int run_part(struct lbd *d, enum part p)
 {
-	struct xdplb_counters c;
 	struct strbuf out;
 	char req[32];
 	void *gz = NULL;
-	__u32 nv, nb, i;
 	int err = 0;
 
 	sb_init(&out, 0);
@@ -95,22 +129,15 @@ static int run_part(struct lbd *d, enum part p)
 		free(gz);
 		break;
 	case P_READ_BATCHED:
-		err = mon_read_counters(d, &nv, &nb);
+		err = counters_read(&d->counters);
 		break;
 	case P_STATS:
 	case P_REF_SHOW:
 		snprintf(req, sizeof(req), "%s", p == P_STATS ? "stats" : "vip show");
 		err = lbd_handle(d, req, strlen(req), &out);
 		break;
-	case P_REF_LOOKUPS: /* one lookup per id, as lbctl stats read them before */
-		for (i = 0; i < d->model.n_vips && !err; i++) {
-			const struct xdplb_vip *v = &d->model.vips[i];
-			__u32 j;
-
-			err = dp_vip_counters(&d->dp, v->id, NULL, 0, &c);
-			for (j = 0; j < v->n_backends && !err; j++)
-				err = dp_backend_counters(&d->dp, v->backends[j].id, &c);
-		}
+	case P_REF_LOOKUPS:
+		err = ref_lookups(d);
 		break;
 	default:
 		break;
@@ -163,7 +190,7 @@ static void bench_scrape(void)
 		       t[P_REF_LOOKUPS] ? (double)t[p] / (double)t[P_REF_LOOKUPS] : 0);
 out:
 	lbd_rt_free(&d);
-	mon_free(&d);
+	counters_free(&d.counters);
 	if (d.dp.skel)
 		dp_close(&d.dp);
 	model_free(&d.model);
@@ -220,7 +247,7 @@ static void bench_flows_top(struct dp *dp, __u64 t_count)
 	memset(&d, 0, sizeof(d));
 	model_init(&d.model);
 	sb_init(&out, 1 << 20);
-	if (lbd_rt_init(&d)) {
+	if (lbd_rt_init(&d) || counters_init(&d.counters, &d.dp, &d.model, NULL)) {
 		printf("metrics: out of memory\n");
 		return;
 	}
@@ -232,6 +259,7 @@ static void bench_flows_top(struct dp *dp, __u64 t_count)
 	printf("\n`lbctl flows top 10` on the same table: %.1f ms = %.2fx the plain count\n",
 	       (double)t / 1e6, t_count ? (double)t / (double)t_count : 0);
 	memset(&d.dp, 0, sizeof(d.dp)); /* the caller closes it */
+	counters_free(&d.counters);
 	lbd_rt_free(&d);
 	model_free(&d.model);
 	sb_free(&out);
@@ -252,7 +280,7 @@ static void bench_flow_count(void)
 	t0 = bench_now_ns();
 	while (!w.done) {
 		step = bench_now_ns();
-		n = dp_flows_walk(&dp, &w, MON_COUNT_STEP, NULL, NULL);
+		n = dp_flows_walk(&dp, &w, COUNTERS_COUNT_STEP, NULL, NULL);
 		step = bench_now_ns() - step;
 		if (n < 0)
 			break;
@@ -262,7 +290,7 @@ static void bench_flow_count(void)
 	}
 	t_all = bench_now_ns() - t0;
 	printf("\nflow table count (capacity %u), batched walk in steps of %u entries\n",
-	       dp_flows_capacity(&dp, DP_FLOWS_ESTABLISHED), MON_COUNT_STEP);
+	       dp_flows_capacity(&dp, DP_FLOWS_ESTABLISHED), COUNTERS_COUNT_STEP);
 	printf("| entries | total ms | ns/entry | steps | longest step ms |\n");
 	printf("| ---: | ---: | ---: | ---: | ---: |\n");
 	printf("| %llu | %.1f | %.1f | %llu | %.2f |\n", (unsigned long long)total,
