@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* test_metrics.c - the exposition writer, the HTTP helpers (gzip, listen
- * addresses), rates, lbd's counter reads and flow count (counters.c)
- * and flow walks against known traffic (BPF_PROG_TEST_RUN), and lbd's
+ * addresses), rates, lbd's counter reads, flow listings and flow count
+ * (counters.c) against known traffic (BPF_PROG_TEST_RUN), and lbd's
  * /metrics page, `stats`, `top` and `flows` rendered from a fixture
  * datapath. */
 #include <arpa/inet.h>
@@ -232,13 +232,16 @@ static struct xdplb_counters lookup_one(struct dp *dp, enum dp_counter_map m, __
 	return sum;
 }
 
-static int count_cb(void *ctx, enum dp_flow_table t, const struct dp_flow *f)
+/* A whole listing (counters_flows_step until done); its steps, or -errno. */
+static int list_flows(struct counters *c, struct counters_flows *fl, size_t keep, bool has_only,
+		      __u32 only)
 {
-	__u64 *n = ctx;
+	int ret, steps = 0;
 
-	(void)f;
-	n[t]++;
-	return 0;
+	counters_flows_init(fl, keep, has_only, only);
+	while ((ret = counters_flows_step(c, fl)) > 0)
+		steps++;
+	return ret < 0 ? ret : steps;
 }
 
 TEST(metrics_datapath_reads)
@@ -250,10 +253,13 @@ TEST(metrics_datapath_reads)
 	struct xdplb_model m = { .vips = &v, .n_vips = 1 };
 	struct xdplb_counters one, vc;
 	const int K = 5000; /* flows: more than one batch of DP_FLOW_BATCH */
-	__u64 seen[DP_FLOW_TABLES] = { 0 }, entries[DP_FLOW_TABLES];
+	struct counters_flows fl = { 0 };
 	struct counters c = { 0 };
+	__u64 entries[DP_FLOW_TABLES];
 	double at, seconds;
 	int i, tx = 0, steps;
+	size_t k;
+	bool sorted = true;
 	struct dp dp;
 
 	if (!ASSERT_OK(open_dp(&dp, 65536), "open"))
@@ -291,11 +297,24 @@ TEST(metrics_datapath_reads)
 		ASSERT_EQ(counters_read(&c), -EINVAL, "a VIP id past the map: refused");
 		v.id = vip_id;
 	}
-	if (test__start_subtest("flow_walk")) {
-		ASSERT_OK(dp_flows_for_each(&dp, DP_FLOWS_ESTABLISHED, count_cb, seen), "est");
-		ASSERT_OK(dp_flows_for_each(&dp, DP_FLOWS_HALF_OPEN, count_cb, seen), "half");
-		ASSERT_EQ(seen[DP_FLOWS_ESTABLISHED], K, "established flows");
-		ASSERT_EQ(seen[DP_FLOWS_HALF_OPEN], 0, "no half-open copies (promotion deletes them)");
+	if (test__start_subtest("flow_listing")) {
+		steps = list_flows(&c, &fl, 0, false, 0);
+		ASSERT_GE(steps, 2, "in more than one step");
+		ASSERT_EQ(fl.total[DP_FLOWS_ESTABLISHED], K, "established flows");
+		ASSERT_EQ(fl.total[DP_FLOWS_HALF_OPEN], 0,
+			  "no half-open copies (promotion deletes them)");
+		ASSERT_EQ(fl.n, K, "every flow listed");
+		for (k = 1; k < fl.n; k++)
+			sorted = sorted && fl.rows[k - 1].v.bytes >= fl.rows[k].v.bytes;
+		ASSERT_TRUE(sorted, "busiest first");
+		counters_flows_free(&fl);
+		ASSERT_GE(list_flows(&c, &fl, 10, true, vip_id), 0, "top 10 of the VIP");
+		ASSERT_EQ(fl.n, 10, "10 kept");
+		ASSERT_EQ(fl.total[DP_FLOWS_ESTABLISHED], K, "all counted");
+		counters_flows_free(&fl);
+		ASSERT_GE(list_flows(&c, &fl, 0, true, vip_id + 1), 0, "another VIP");
+		ASSERT_EQ(fl.n + fl.total[DP_FLOWS_ESTABLISHED], 0, "none of its flows");
+		counters_flows_free(&fl);
 	}
 	if (test__start_subtest("flow_count")) {
 		/* the background count, stepped as its timer steps it */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* counters.c - the datapath's counters read, summed and derived (see
- * counters.h): totals, rates, unique clients, the flow count. */
+ * counters.h): totals, rates, unique clients, the flow count, flow
+ * listings. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -499,4 +500,123 @@ void counters_stop(struct counters *c)
 	loop_timer_cancel(c->loop, &c->count_timer);
 	loop_timer_cancel(c->loop, &c->epoch_timer);
 	c->loop = NULL;
+}
+
+/* ---- flows ---- */
+
+static bool less(const struct dp_flow *a, const struct dp_flow *b)
+{
+	return a->v.bytes < b->v.bytes;
+}
+
+static void heap_down(struct dp_flow *h, size_t n, size_t i)
+{
+	struct dp_flow t;
+	size_t c;
+
+	while ((c = 2 * i + 1) < n) {
+		if (c + 1 < n && less(&h[c + 1], &h[c]))
+			c++;
+		if (!less(&h[c], &h[i]))
+			break;
+		t = h[i];
+		h[i] = h[c];
+		h[c] = t;
+		i = c;
+	}
+}
+
+static void heap_up(struct dp_flow *h, size_t i)
+{
+	struct dp_flow t;
+
+	while (i && less(&h[i], &h[(i - 1) / 2])) {
+		t = h[i];
+		h[i] = h[(i - 1) / 2];
+		h[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+static int flow_keep(void *ctx, enum dp_flow_table t, const struct dp_flow *f)
+{
+	struct counters_flows *s = ctx;
+	struct dp_flow row = *f, *r;
+
+	if (s->has_only && f->v.vip_id != s->only)
+		return 0;
+	s->total[t]++;
+	if (s->keep && s->n == s->keep) {
+		if (!less(&s->rows[0], &row))
+			return 0;
+		s->rows[0] = row;
+		heap_down(s->rows, s->n, 0);
+		return 0;
+	}
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 1024;
+
+		r = realloc(s->rows, cap * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		s->rows = r;
+		s->cap = cap;
+	}
+	s->rows[s->n++] = row;
+	heap_up(s->rows, s->n - 1);
+	return 0;
+}
+
+void counters_flows_init(struct counters_flows *f, size_t keep, bool has_only, __u32 only)
+{
+	memset(f, 0, sizeof(*f));
+	f->keep = keep;
+	f->has_only = has_only;
+	f->only = only;
+	f->walk.table = DP_FLOWS_ESTABLISHED;
+}
+
+/* Heapsort in place: the smallest row of the min-heap goes to the end,
+ * so the rows end busiest first. */
+static int flows_sort(struct counters_flows *f)
+{
+	struct dp_flow *h = f->rows, t;
+	size_t k;
+
+	for (k = 0; k < COUNTERS_FLOWS_SORT_STEP && f->unsorted > 1; k++) {
+		f->unsorted--;
+		t = h[0];
+		h[0] = h[f->unsorted];
+		h[f->unsorted] = t;
+		heap_down(h, f->unsorted, 0);
+	}
+	return f->unsorted > 1;
+}
+
+int counters_flows_step(const struct counters *c, struct counters_flows *f)
+{
+	enum dp_flow_table next = f->walk.table + 1;
+	long n;
+
+	if (f->sorting)
+		return flows_sort(f);
+	n = dp_flows_walk(c->dp, &f->walk, COUNTERS_FLOWS_READ_STEP, flow_keep, f);
+	if (n < 0)
+		return (int)n;
+	if (!f->walk.done)
+		return 1;
+	memset(&f->walk, 0, sizeof(f->walk));
+	f->walk.table = next;
+	if (next == DP_FLOW_TABLES) {
+		f->sorting = true;
+		f->unsorted = f->n;
+	}
+	return 1;
+}
+
+void counters_flows_free(struct counters_flows *f)
+{
+	free(f->rows);
+	f->rows = NULL;
+	f->n = f->cap = 0;
 }

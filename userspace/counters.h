@@ -19,6 +19,8 @@
  *   COUNTERS_COUNT_STEP entries with the loop free between steps, and
  *   starts again 100 count durations after it ends (1 s to
  *   COUNTERS_COUNT_PERIOD_MS).  The last complete count is kept.
+ * - Flows: both flow tables read in steps, all flows or the busiest N by
+ *   bytes, sorted busiest first (`lbctl flows`).
  */
 #ifndef XDPLB_COUNTERS_H
 #define XDPLB_COUNTERS_H
@@ -36,6 +38,8 @@
 #define COUNTERS_COUNT_PERIOD_MS 30000 /* at most; see counters_count_period_ms() */
 #define COUNTERS_COUNT_STEP	 1024  /* flow entries read per loop turn (~1 ms, see README) */
 #define COUNTERS_COUNT_PAUSE_MS	 1     /* between steps: the loop serves everyone else */
+#define COUNTERS_FLOWS_READ_STEP 1024  /* flows listing: entries read per step */
+#define COUNTERS_FLOWS_SORT_STEP 4096  /* flows listing: rows sorted per step */
 
 struct xdplb_model;
 
@@ -145,5 +149,29 @@ __u64 counters_count_period_ms(double count_seconds);
 bool counters_flow_count(const struct counters *c, __u64 entries[DP_FLOW_TABLES], double *at,
 			 double *seconds);
 __u32 counters_flow_capacity(const struct counters *c, enum dp_flow_table t);
+
+/* ---- flows (`lbctl flows`) ---- */
+
+/* Both tables read in steps: rows are every flow (keep 0) or the `keep`
+ * with the most bytes (memory bounded by keep whatever the table size),
+ * of VIP id `only` if has_only; then sorted, busiest first. */
+struct counters_flows {
+	bool has_only;
+	__u32 only;
+	size_t keep;
+	struct dp_flow *rows; /* a min-heap by bytes until sorted */
+	size_t n, cap;
+	__u64 total[DP_FLOW_TABLES]; /* flows seen (of `only`), kept or not */
+	struct dp_flow_walk walk;    /* walk.table is the table being read */
+	bool sorting;
+	size_t unsorted; /* while sorting: rows still in the heap */
+};
+
+void counters_flows_init(struct counters_flows *f, size_t keep, bool has_only, __u32 only);
+/* One step: about COUNTERS_FLOWS_READ_STEP entries read or
+ * COUNTERS_FLOWS_SORT_STEP rows sorted.  1 while there is more to do, 0
+ * when f->rows[0..n) are sorted, or -errno (the tables could not be read). */
+int counters_flows_step(const struct counters *c, struct counters_flows *f);
+void counters_flows_free(struct counters_flows *f);
 
 #endif /* XDPLB_COUNTERS_H */

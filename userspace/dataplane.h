@@ -108,8 +108,9 @@ int dp_sync_flows_set(struct dp *dp, bool on);
 int dp_flow_events_fd(const struct dp *dp);
 
 /* The flow tables.  All reading of flow entries goes through
- * dp_flows_walk() (dataplane.c) and its callers in stats.c, so a change of
- * the flow key or value layout is adapted in these two places. */
+ * dp_flows_walk() (dataplane.c), which gives its callers (counters.c,
+ * flowsync.c) struct dp_flow, so a change of the flow key or value layout
+ * is adapted there. */
 enum dp_flow_table {
 	DP_FLOWS_ESTABLISHED = 0, /* `flows4` and `flows6` */
 	DP_FLOWS_HALF_OPEN,	  /* `flows4_new` and `flows6_new` */
