@@ -80,6 +80,10 @@ struct {
 	__type(value, struct xdplb_config);
 } config SEC(".maps");
 
+/* By VIP id: what the VIP's removed backends counted, kept there by lbd
+ * (user space calls it the retired counts, counters.h); the forwarder
+ * counts per backend only.  The name stays: an upgrade adopts pinned maps
+ * by name. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XDPLB_MAX_VIPS);

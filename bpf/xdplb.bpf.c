@@ -800,7 +800,7 @@ static __always_inline int forward(struct fwd *f)
 }
 
 /* What a packet sent to a backend adds to its counters (per backend only:
- * user space sums a VIP's backends, see dp_vip_counters). */
+ * user space sums a VIP's backends, see userspace/counters.h). */
 static __always_inline void count_backend(const struct fwd *f)
 {
 	struct xdplb_counters *c = bpf_map_lookup_elem(&backend_stats, &f->be_id);

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 
+#include "counters.h"
 #include "fixture.h"
 #include "xdplb_hash.h"
 
@@ -161,4 +162,30 @@ int fix_apply(struct xdplb_model *m, const char *line)
 		return -1;
 	}
 	return 0;
+}
+
+int fix_counters(struct dp *dp, __u32 vip_id, const __u32 *ids, __u32 n,
+		 struct xdplb_counters *vip, __u32 be_id, struct xdplb_counters *be)
+{
+	struct xdplb_backend b[FIX_MAX_BACKENDS] = { 0 };
+	struct xdplb_vip v = { .id = vip_id, .n_backends = n, .backends = b };
+	struct xdplb_model m = { .vips = &v, .n_vips = 1 };
+	struct counters c;
+	__u32 i;
+	int err;
+
+	if (n > FIX_MAX_BACKENDS)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		b[i].id = ids[i];
+	err = counters_init(&c, dp, &m, NULL);
+	if (!err)
+		err = counters_read(&c);
+	if (!err) {
+		*vip = counters_total(&c, COUNTERS_VIPS, vip_id);
+		if (be)
+			*be = counters_total(&c, COUNTERS_BACKENDS, be_id);
+	}
+	counters_free(&c);
+	return err;
 }

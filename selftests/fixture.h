@@ -34,6 +34,14 @@ int fix_ring_index(const struct pkt_spec *s, int n);
 __u32 fix_hash(const struct pkt_spec *s);
 int fix_vip_key(int family, const char *addr, __u16 port, __u8 proto, struct xdplb_vip_key *k);
 
+/* Counters read as lbd reads them (counters_read) for a model of one VIP,
+ * id vip_id, whose backends have ids ids[0..n) (n <= FIX_MAX_BACKENDS):
+ * the VIP's totals into *vip, and backend be_id's into *be unless be is
+ * NULL (zero if be_id is past every id of ids). */
+#define FIX_MAX_BACKENDS 16
+int fix_counters(struct dp *dp, __u32 vip_id, const __u32 *ids, __u32 n,
+		 struct xdplb_counters *vip, __u32 be_id, struct xdplb_counters *be);
+
 /* Parse one control command line and apply it to model `m` (no lbd, no
  * datapath); -1 with the error printed to stderr. */
 int fix_apply(struct xdplb_model *m, const char *line);

@@ -149,7 +149,8 @@ static int setup(struct lbd *d, const char *path)
 
 	memset(d, 0, sizeof(*d));
 	model_init(&d->model);
-	if (lbd_rt_init(d) || mon_init(d) || dp_open(&d->dp, &o) || dp_config_set(&d->dp, &cfg))
+	if (lbd_rt_init(d) || counters_init(&d->counters, &d->dp, &d->model, NULL) ||
+	    dp_open(&d->dp, &o) || dp_config_set(&d->dp, &cfg))
 		return -1;
 	if (fix_apply(&d->model, "vip add " VIP) ||
 	    fix_apply(&d->model, "backend add " VIP " 10.0.1.1") ||
@@ -178,7 +179,7 @@ static void teardown(struct lbd *d)
 	if (d->loop)
 		loop_free(d->loop);
 	lbd_rt_free(d);
-	mon_free(d);
+	counters_free(&d->counters);
 	if (d->dp.skel)
 		dp_close(&d->dp);
 	model_free(&d->model);

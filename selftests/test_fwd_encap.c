@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "test_progs.h"
+#include "counters.h"
 #include "fixture.h"
 
 static const char *BE4[3] = { "10.1.0.1", "10.1.0.2", "10.1.0.3" };
@@ -117,7 +118,7 @@ TEST(fwd_encap)
 	{
 		const __u32 ids[] = { 1, 2, 3 };
 
-		ASSERT_OK(dp_vip_counters(&dp, 0, ids, 3, &c), "counters");
+		ASSERT_OK(fix_counters(&dp, 0, ids, 3, &c, 0, NULL), "counters");
 	}
 	ASSERT_EQ(c.packets, 1, "vip packets");
 	ASSERT_EQ(c.bytes, 14 + 20 + 20 + 100, "vip bytes (ingress frame)");
@@ -177,7 +178,7 @@ TEST(fwd_encap)
 	test__start_subtest("largest_that_fits");
 	s = spec_for(0, 1013, FIX_MTU - 20 - 40); /* ip_len + 20 == MTU */
 	expect_encap(&dp, 0, &s, "exactly MTU");
-	ASSERT_OK(dp_stats(&dp, &st), "stats");
+	ASSERT_OK(counters_global(&dp, &st), "stats");
 	ASSERT_EQ(st.v[XDPLB_STAT_ICMP_PTB_SENT], 0, "no PTB yet");
 	dp_close(&dp);
 }
@@ -289,7 +290,7 @@ TEST(fwd_too_big)
 	s.df = false;
 	len = pkt_build(&s, in);
 	ASSERT_EQ(fix_run(&dp, in, len, out, &out_len), XDP_DROP, "too big, DF clear");
-	ASSERT_OK(dp_stats(&dp, &st), "stats");
+	ASSERT_OK(counters_global(&dp, &st), "stats");
 	ASSERT_EQ(st.v[XDPLB_STAT_ICMP_PTB_SENT], 4, "PTB counted");
 	ASSERT_EQ(st.v[XDPLB_STAT_DROP_TOO_BIG], 1, "too_big counted");
 	dp_close(&dp);

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 
 #include "test_progs.h"
+#include "counters.h"
 #include "fixture.h"
 
 #define VIP4 "10.0.0.100"
@@ -36,7 +37,7 @@ static __u64 stat(struct dp *dp, int idx)
 {
 	struct xdplb_stats st;
 
-	return dp_stats(dp, &st) ? ~0ull : st.v[idx];
+	return counters_global(dp, &st) ? ~0ull : st.v[idx];
 }
 
 static void swap_macs(__u8 *frame)
@@ -257,7 +258,7 @@ TEST(fwd_truncated)
 		len = pkt_build(&specs[i], in);
 		truncate_all(&dp, in, len, "cut");
 	}
-	ASSERT_OK(dp_stats(&dp, &st), "stats");
+	ASSERT_OK(counters_global(&dp, &st), "stats");
 	ASSERT_GT(st.v[XDPLB_STAT_PASS_TRUNCATED] + st.v[XDPLB_STAT_PASS_IP_MALFORMED], 0,
 		  "cut frames counted");
 

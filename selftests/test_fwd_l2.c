@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 
 #include "test_progs.h"
+#include "counters.h"
 #include "fixture.h"
 #include "xdplb.skel.h"
 
@@ -78,7 +79,7 @@ static __u64 stat(struct dp *dp, int idx)
 {
 	struct xdplb_stats st;
 
-	if (dp_stats(dp, &st))
+	if (counters_global(dp, &st))
 		return ~0ull;
 	return st.v[idx];
 }
@@ -104,7 +105,7 @@ TEST(fwd_l2)
 	struct pkt_spec tcp4 = { .family = 4, .src = "192.0.2.7", .dst = VIP4, .proto = IPPROTO_TCP,
 				 .sport = 40000, .dport = 80, .tcp_flags = 0x02, .payload = 0 };
 	struct pkt_spec s;
-	struct xdplb_counters c;
+	struct xdplb_counters c, be;
 	struct dp dp;
 
 	if (!setup_l2(&dp))
@@ -114,12 +115,12 @@ TEST(fwd_l2)
 	expect_l2(&dp, &tcp4, fix_ring_index(&tcp4, 3), "tcp4 syn");
 	ASSERT_EQ(stat(&dp, XDPLB_STAT_TX), 1, "tx counted");
 	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_MISS_SYN), 1, "syn miss counted");
-	ASSERT_OK(dp_vip_counters(&dp, 0, IDS4, 3, &c), "vip counters");
+	ASSERT_OK(fix_counters(&dp, 0, IDS4, 3, &c, IDS4[fix_ring_index(&tcp4, 3)], &be),
+		  "counters");
 	ASSERT_EQ(c.packets, 1, "vip packets");
 	ASSERT_EQ(c.new_flows, 1, "vip new flows");
 	ASSERT_EQ(c.bytes, 14 + 20 + 20, "vip bytes");
-	ASSERT_OK(dp_backend_counters(&dp, IDS4[fix_ring_index(&tcp4, 3)], &c), "be counters");
-	ASSERT_EQ(c.packets, 1, "backend packets");
+	ASSERT_EQ(be.packets, 1, "backend packets");
 
 	test__start_subtest("ipv4_udp");
 	s = (struct pkt_spec){ .family = 4, .src = "192.0.2.8", .dst = VIP4, .proto = IPPROTO_UDP,
@@ -158,7 +159,7 @@ TEST(fwd_l2)
 	{
 		const __u32 ids4[] = { 40 + IDS4[0], 40 + IDS4[1], 40 + IDS4[2] };
 
-		ASSERT_OK(dp_vip_counters(&dp, 4, ids4, 3, &c), "vip 4 counters");
+		ASSERT_OK(fix_counters(&dp, 4, ids4, 3, &c, 0, NULL), "vip 4 counters");
 	}
 	ASSERT_EQ(c.packets, 1, "wildcard VIP counted");
 
@@ -222,7 +223,7 @@ TEST(fwd_flow_table)
 
 	test__start_subtest("drained_keeps_flows");
 	/* `first` is out of the ring (weight 0) but still active */
-	ASSERT_OK(dp_vip_counters(&dp, 0, IDS4, 3, &c), "counters");
+	ASSERT_OK(fix_counters(&dp, 0, IDS4, 3, &c, 0, NULL), "counters");
 	ASSERT_EQ(c.new_flows, 2, "two new flows so far");
 	expect_l2(&dp, &ack, first, "drained backend keeps its flow");
 
@@ -523,13 +524,14 @@ TEST(fwd_pass_through)
 }
 
 /* The datapath counts per backend; a VIP is the sum of its backends plus
- * what removed backends counted.  Retiring keeps the VIP's totals, zeroes
- * the id for its next owner; resetting a VIP id forgets the kept sum. */
+ * what removed backends counted (counters.c, read as lbd reads them).
+ * Retiring keeps the VIP's totals, zeroes the id for its next owner;
+ * forgetting a VIP id drops the kept sum. */
 TEST(counters_retire)
 {
 	struct pkt_spec s = { .family = 4, .src = "192.0.2.30", .dst = VIP4,
 			      .proto = IPPROTO_TCP, .dport = 80, .tcp_flags = 0x02 };
-	struct xdplb_counters before, c;
+	struct xdplb_counters before, c, be;
 	int i, idx;
 	struct dp dp;
 
@@ -539,30 +541,31 @@ TEST(counters_retire)
 		s.sport = (__u16)(41000 + i);
 		expect_l2(&dp, &s, fix_ring_index(&s, 3), "syn");
 	}
-	ASSERT_OK(dp_vip_counters(&dp, 0, IDS4, 3, &before), "vip counters");
+	ASSERT_OK(fix_counters(&dp, 0, IDS4, 3, &before, 0, NULL), "vip counters");
 	ASSERT_EQ(before.packets, 12, "12 packets over the VIP's backends");
 	ASSERT_EQ(before.new_flows, 12, "12 new flows");
 
 	test__start_subtest("retire_keeps_vip_totals");
 	idx = fix_ring_index(&s, 3); /* the last packet's backend, so it counted something */
 	ASSERT_OK(fix_backend(&dp, IDS4[idx], 0, 4, BE4[idx], MAC_BE[idx], false), "inactive");
-	ASSERT_OK(dp_backend_retire(&dp, IDS4[idx], 0), "retire");
+	ASSERT_OK(counters_backend_retire(&dp, IDS4[idx], 0), "retire");
 	{
 		__u32 rest[2] = { IDS4[(idx + 1) % 3], IDS4[(idx + 2) % 3] };
 
-		ASSERT_OK(dp_vip_counters(&dp, 0, rest, 2, &c), "vip counters after");
+		ASSERT_OK(fix_counters(&dp, 0, rest, 2, &c, 0, NULL), "vip counters after");
 	}
 	ASSERT_EQ(c.packets, before.packets, "VIP packets unchanged");
 	ASSERT_EQ(c.bytes, before.bytes, "VIP bytes unchanged");
 	ASSERT_EQ(c.new_flows, before.new_flows, "VIP new flows unchanged");
-	ASSERT_OK(dp_backend_counters(&dp, IDS4[idx], &c), "retired id");
-	ASSERT_EQ(c.packets + c.bytes + c.new_flows, 0, "retired id starts at zero");
+	ASSERT_OK(fix_counters(&dp, 0, IDS4, 3, &c, IDS4[idx], &be), "retired id");
+	ASSERT_EQ(be.packets + be.bytes + be.new_flows, 0, "retired id starts at zero");
+	ASSERT_EQ(c.packets, before.packets, "VIP packets: the retired id adds nothing");
 
-	test__start_subtest("reset_forgets_kept_sum");
-	ASSERT_OK(dp_vip_counters(&dp, 0, NULL, 0, &c), "kept sum");
+	test__start_subtest("forget_drops_kept_sum");
+	ASSERT_OK(fix_counters(&dp, 0, NULL, 0, &c, 0, NULL), "kept sum");
 	ASSERT_TRUE(c.packets > 0, "the retired backend's packets are kept");
-	ASSERT_OK(dp_vip_counters_reset(&dp, 0), "reset");
-	ASSERT_OK(dp_vip_counters(&dp, 0, NULL, 0, &c), "kept sum");
+	ASSERT_OK(counters_vip_forget(&dp, 0), "forget");
+	ASSERT_OK(fix_counters(&dp, 0, NULL, 0, &c, 0, NULL), "kept sum");
 	ASSERT_EQ(c.packets, 0, "kept sum gone");
 	dp_close(&dp);
 }

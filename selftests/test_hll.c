@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "test_progs.h"
+#include "counters.h"
 #include "fixture.h"
 #include "hll.h"
 #include "xdplb_hash.h"
@@ -95,7 +96,7 @@ static double estimate(struct dp *dp, __u32 vip_id, struct hll_regs *r)
 
 	if (!r)
 		r = &tmp;
-	if (!ASSERT_OK(dp_vip_hll(dp, vip_id, r), "read sketch"))
+	if (!ASSERT_OK(counters_vip_sketch(dp, vip_id, r), "read sketch"))
 		return -1;
 	return hll_estimate(r);
 }
@@ -153,23 +154,23 @@ TEST(hll_window)
 
 	if (!setup(&dp))
 		return;
-	ASSERT_OK(dp_hll_rotate(&dp, coarse_ns()), "first epoch");
+	ASSERT_OK(counters_epoch_next(&dp, coarse_ns()), "first epoch");
 	send_clients(&dp, 4, 1, 500, 0x02, NULL);
 	send_clients(&dp, 4, 1, 1, 0x10, NULL); /* client 1's flow is now established */
 	e = estimate(&dp, 0, NULL);
 	ASSERT_TRUE(fabs(e - 500) <= 25, "500 clients in this epoch");
 
 	test__start_subtest("previous_epoch_still_counts");
-	ASSERT_OK(dp_hll_rotate(&dp, coarse_ns() + 1), "next epoch");
+	ASSERT_OK(counters_epoch_next(&dp, coarse_ns() + 1), "next epoch");
 	send_clients(&dp, 4, 1000, 300, 0x02, NULL);
 	e = estimate(&dp, 0, NULL);
 	ASSERT_TRUE(fabs(e - 800) <= 40, "previous 500 + current 300");
 
 	test__start_subtest("older_epochs_forgotten");
-	ASSERT_OK(dp_hll_rotate(&dp, coarse_ns() + 1), "third epoch");
+	ASSERT_OK(counters_epoch_next(&dp, coarse_ns() + 1), "third epoch");
 	e = estimate(&dp, 0, NULL);
 	ASSERT_TRUE(fabs(e - 300) <= 15, "only the previous epoch's 300 remain");
-	ASSERT_OK(dp_hll_rotate(&dp, coarse_ns() + 1), "fourth epoch");
+	ASSERT_OK(counters_epoch_next(&dp, coarse_ns() + 1), "fourth epoch");
 	ASSERT_TRUE(estimate(&dp, 0, NULL) == 0, "empty after two quiet epochs");
 
 	test__start_subtest("established_flow_counted_again");
@@ -199,9 +200,9 @@ TEST(hll_window)
 	}
 
 	test__start_subtest("freed_vip_starts_empty");
-	ASSERT_OK(dp_hll_clear_vip(&dp, 0), "clear");
+	ASSERT_OK(counters_vip_forget(&dp, 0), "forget the VIP id");
 	ASSERT_TRUE(estimate(&dp, 0, NULL) == 0, "cleared");
-	ASSERT_EQ(dp_vip_hll(&dp, XDPLB_HLL_VIPS, &(struct hll_regs){ 0 }), -ERANGE,
+	ASSERT_EQ(counters_vip_sketch(&dp, XDPLB_HLL_VIPS, &(struct hll_regs){ 0 }), -ERANGE,
 		  "VIP ids past the sketches are refused");
 	dp_close(&dp);
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* test_metrics.c - the exposition writer, the HTTP helpers (gzip, listen
- * addresses), rates, batched counter reads and flow walks against known
- * traffic (BPF_PROG_TEST_RUN), and lbd's /metrics page, `stats`, `top`
- * and `flows` rendered from a fixture datapath. */
+ * addresses), rates, lbd's counter reads, flow listings and flow count
+ * (counters.c) against known traffic (BPF_PROG_TEST_RUN), and lbd's
+ * /metrics page, `stats`, `top` and `flows` rendered from a fixture
+ * datapath. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "test_progs.h"
@@ -160,24 +162,26 @@ TEST(metrics_http_helpers)
 
 TEST(metrics_count_period)
 {
-	ASSERT_EQ(mon_count_period_ms(0.0001), 1000, "a small table: counted again within a second");
-	ASSERT_EQ(mon_count_period_ms(0.05), 5000, "100 durations");
-	ASSERT_EQ(mon_count_period_ms(0.83), MON_COUNT_PERIOD_MS, "a million entries: 30 s");
+	ASSERT_EQ(counters_count_period_ms(0.0001), 1000,
+		  "a small table: counted again within a second");
+	ASSERT_EQ(counters_count_period_ms(0.05), 5000, "100 durations");
+	ASSERT_EQ(counters_count_period_ms(0.83), COUNTERS_COUNT_PERIOD_MS,
+		  "a million entries: 30 s");
 }
 
 TEST(metrics_rates)
 {
 	struct xdplb_counters a = { .packets = 100, .bytes = 1000 },
 			      b = { .packets = 200, .bytes = 3000 };
-	struct mon_rate r;
+	struct counters_rate r;
 
-	r = mon_rate_of(&a, &b, 1000);
+	r = counters_rate_of(&a, &b, 1000);
 	ASSERT_TRUE(r.pps == 100.0 && r.bps == 16000.0, "1 s");
-	r = mon_rate_of(&a, &b, 500);
+	r = counters_rate_of(&a, &b, 500);
 	ASSERT_TRUE(r.pps == 200.0 && r.bps == 32000.0, "0.5 s");
-	r = mon_rate_of(&b, &a, 1000);
+	r = counters_rate_of(&b, &a, 1000);
 	ASSERT_TRUE(r.pps == 0 && r.bps == 0, "counter went back (reused id): 0");
-	r = mon_rate_of(&a, &b, 0);
+	r = counters_rate_of(&a, &b, 0);
 	ASSERT_TRUE(r.pps == 0 && r.bps == 0, "no interval: 0");
 }
 
@@ -210,30 +214,58 @@ static int send_udp(struct dp *dp, const char *src, __u16 sport, int n)
 	return tx;
 }
 
-static int count_cb(void *ctx, enum dp_flow_table t, const struct dp_flow *f)
+/* One id of a per-CPU counter map, by a plain lookup: what the batched
+ * read must agree with. */
+static struct xdplb_counters lookup_one(struct dp *dp, enum dp_counter_map m, __u32 id)
 {
-	__u64 *n = ctx;
+	struct xdplb_counters sum = { 0 }, *v;
+	int ncpu = libbpf_num_possible_cpus(), i;
 
-	(void)f;
-	n[t]++;
-	return 0;
+	v = calloc(ncpu > 0 ? (size_t)ncpu : 1, sizeof(*v));
+	if (v && ncpu > 0 && !bpf_map_lookup_elem(dp_counter_map_fd(dp, m), &id, v))
+		for (i = 0; i < ncpu; i++) {
+			sum.packets += v[i].packets;
+			sum.bytes += v[i].bytes;
+			sum.new_flows += v[i].new_flows;
+		}
+	free(v);
+	return sum;
+}
+
+/* A whole listing (counters_flows_step until done); its steps, or -errno. */
+static int list_flows(struct counters *c, struct counters_flows *fl, size_t keep, bool has_only,
+		      __u32 only)
+{
+	int ret, steps = 0;
+
+	counters_flows_init(fl, keep, has_only, only);
+	while ((ret = counters_flows_step(c, fl)) > 0)
+		steps++;
+	return ret < 0 ? ret : steps;
 }
 
 TEST(metrics_datapath_reads)
 {
 	const __u32 vip_id = 3, be_id = 5000; /* an id past the first batch of 4096 */
-	struct xdplb_counters *all = calloc(be_id + 1, sizeof(*all)), one, v[4];
-	__u64 seen[DP_FLOW_TABLES] = { 0 };
-	struct dp_flow_walk w = { .table = DP_FLOWS_ESTABLISHED };
+	/* the model lbd would have: VIP 3 with backend 5000 */
+	struct xdplb_backend b = { .id = be_id };
+	struct xdplb_vip v = { .id = vip_id, .n_backends = 1, .backends = &b };
+	struct xdplb_model m = { .vips = &v, .n_vips = 1 };
+	struct xdplb_counters one, vc;
 	const int K = 5000; /* flows: more than one batch of DP_FLOW_BATCH */
-	long n, steps = 0, total = 0;
+	struct counters_flows fl = { 0 };
+	struct counters c = { 0 };
+	__u64 entries[DP_FLOW_TABLES];
+	double at, seconds;
+	int i, tx = 0, steps;
+	size_t k;
+	bool sorted = true;
 	struct dp dp;
-	int i, tx = 0;
 
-	if (!ASSERT_OK_PTR(all, "calloc") || !ASSERT_OK(open_dp(&dp, 65536), "open")) {
-		free(all);
+	if (!ASSERT_OK(open_dp(&dp, 65536), "open"))
 		return;
-	}
+	if (!ASSERT_OK(counters_init(&c, &dp, &m, NULL), "counters_init"))
+		goto out;
 	if (!ASSERT_OK(fix_vip(&dp, 4, VIP4, 53, IPPROTO_UDP, XDPLB_METHOD_L2, vip_id, 0) ||
 			       fix_backend(&dp, be_id, vip_id, 4, "10.0.1.1", MAC_BE[0], true) ||
 			       fix_ring(&dp, 2 * vip_id, &be_id, 1),
@@ -244,40 +276,63 @@ TEST(metrics_datapath_reads)
 		tx += send_udp(&dp, "192.0.2.7", (__u16)(10000 + i), 2);
 	ASSERT_EQ(tx, 2 * K, "all forwarded");
 	if (test__start_subtest("counters_batched")) {
-		ASSERT_OK(dp_counters_range(&dp, DP_BACKEND_COUNTERS, be_id + 1, all), "backends");
-		ASSERT_OK(dp_backend_counters(&dp, be_id, &one), "one backend");
-		ASSERT_EQ(all[be_id].packets, 2 * K, "backend packets");
-		ASSERT_EQ(all[be_id].bytes, 2ull * K * UDP_FRAME, "backend bytes");
-		ASSERT_EQ(all[be_id].new_flows, K, "backend new flows");
-		ASSERT_EQ(all[be_id].packets, one.packets, "same as a single read");
-		ASSERT_EQ(all[be_id - 1].packets, 0, "other ids untouched");
-		ASSERT_OK(dp_counters_range(&dp, DP_VIP_COUNTERS, 4, v), "vips");
-		ASSERT_EQ(v[vip_id].packets, 0, "vip_stats: only removed backends' counts");
-		ASSERT_OK(dp_vip_counters(&dp, vip_id, &be_id, 1, &one), "vip");
-		ASSERT_EQ(one.packets, 2 * K, "vip packets");
-		ASSERT_EQ(one.new_flows, K, "vip new flows");
-		ASSERT_ERR(dp_counters_range(&dp, DP_VIP_COUNTERS, XDPLB_MAX_VIPS + 1, all),
-			   "past the map: refused");
+		ASSERT_OK(counters_read(&c), "read");
+		one = counters_total(&c, COUNTERS_BACKENDS, be_id);
+		ASSERT_EQ(one.packets, 2 * K, "backend packets");
+		ASSERT_EQ(one.bytes, 2ull * K * UDP_FRAME, "backend bytes");
+		ASSERT_EQ(one.new_flows, K, "backend new flows");
+		ASSERT_EQ(one.packets, lookup_one(&dp, DP_COUNTER_BACKENDS, be_id).packets,
+			  "same as a single lookup");
+		ASSERT_EQ(counters_total(&c, COUNTERS_BACKENDS, be_id - 1).packets, 0,
+			  "other ids untouched");
+		ASSERT_EQ(lookup_one(&dp, DP_COUNTER_RETIRED, vip_id).packets, 0,
+			  "retired counts: only removed backends' (none yet)");
+		vc = counters_total(&c, COUNTERS_VIPS, vip_id);
+		ASSERT_EQ(vc.packets, 2 * K, "vip packets");
+		ASSERT_EQ(vc.new_flows, K, "vip new flows");
+		b.id = XDPLB_MAX_BACKENDS;
+		ASSERT_EQ(counters_read(&c), -EINVAL, "a backend id past the map: refused");
+		b.id = be_id;
+		v.id = XDPLB_MAX_VIPS;
+		ASSERT_EQ(counters_read(&c), -EINVAL, "a VIP id past the map: refused");
+		v.id = vip_id;
 	}
-	if (test__start_subtest("flow_walk")) {
-		ASSERT_OK(dp_flows_for_each(&dp, DP_FLOWS_ESTABLISHED, count_cb, seen), "est");
-		ASSERT_OK(dp_flows_for_each(&dp, DP_FLOWS_HALF_OPEN, count_cb, seen), "half");
-		ASSERT_EQ(seen[DP_FLOWS_ESTABLISHED], K, "established flows");
-		ASSERT_EQ(seen[DP_FLOWS_HALF_OPEN], 0, "no half-open copies (promotion deletes them)");
-		/* the same count in resumable steps of about one batch */
-		while (!w.done && (n = dp_flows_walk(&dp, &w, 1, NULL, NULL)) >= 0) {
-			total += n;
-			steps++;
-		}
-		ASSERT_EQ(total, K, "stepped count");
+	if (test__start_subtest("flow_listing")) {
+		steps = list_flows(&c, &fl, 0, false, 0);
+		ASSERT_GE(steps, 2, "in more than one step");
+		ASSERT_EQ(fl.total[DP_FLOWS_ESTABLISHED], K, "established flows");
+		ASSERT_EQ(fl.total[DP_FLOWS_HALF_OPEN], 0,
+			  "no half-open copies (promotion deletes them)");
+		ASSERT_EQ(fl.n, K, "every flow listed");
+		for (k = 1; k < fl.n; k++)
+			sorted = sorted && fl.rows[k - 1].v.bytes >= fl.rows[k].v.bytes;
+		ASSERT_TRUE(sorted, "busiest first");
+		counters_flows_free(&fl);
+		ASSERT_GE(list_flows(&c, &fl, 10, true, vip_id), 0, "top 10 of the VIP");
+		ASSERT_EQ(fl.n, 10, "10 kept");
+		ASSERT_EQ(fl.total[DP_FLOWS_ESTABLISHED], K, "all counted");
+		counters_flows_free(&fl);
+		ASSERT_GE(list_flows(&c, &fl, 0, true, vip_id + 1), 0, "another VIP");
+		ASSERT_EQ(fl.n + fl.total[DP_FLOWS_ESTABLISHED], 0, "none of its flows");
+		counters_flows_free(&fl);
+	}
+	if (test__start_subtest("flow_count")) {
+		/* the background count, stepped as its timer steps it */
+		ASSERT_FALSE(counters_flow_count(&c, entries, &at, &seconds), "none before");
+		for (steps = 0; steps < 100000 && !counters_flow_count(&c, entries, &at, &seconds);
+		     steps++)
+			counters_count_step(&c);
+		ASSERT_EQ(entries[DP_FLOWS_ESTABLISHED], K, "established entries");
+		ASSERT_EQ(entries[DP_FLOWS_HALF_OPEN], 0, "half-open entries");
 		ASSERT_GE(steps, 2, "more than one step");
 		/* per family: IPv4 + IPv6 */
-		ASSERT_EQ(dp_flows_capacity(&dp, DP_FLOWS_ESTABLISHED), 2 * 65536, "capacity");
-		ASSERT_EQ(dp_flows_capacity(&dp, DP_FLOWS_HALF_OPEN), 2 * 16384, "half-open capacity");
+		ASSERT_EQ(counters_flow_capacity(&c, DP_FLOWS_ESTABLISHED), 2 * 65536, "capacity");
+		ASSERT_EQ(counters_flow_capacity(&c, DP_FLOWS_HALF_OPEN), 2 * 16384,
+			  "half-open capacity");
 	}
 out:
+	counters_free(&c);
 	dp_close(&dp);
-	free(all);
 }
 
 /* ---- lbd's page, stats, top and flows ---- */
@@ -352,7 +407,8 @@ static int setup_lbd(struct lbd *d)
 
 	memset(d, 0, sizeof(*d));
 	model_init(&d->model);
-	if (lbd_rt_init(d) || mon_init(d) || open_dp(&d->dp, 4096))
+	if (lbd_rt_init(d) || counters_init(&d->counters, &d->dp, &d->model, NULL) ||
+	    open_dp(&d->dp, 4096))
 		return -1;
 	if (fix_apply(&d->model, "vip add 10.0.0.100:53/udp") ||
 	    fix_apply(&d->model, "vip add [2001:db8::1]:443/tcp") ||
@@ -382,7 +438,7 @@ static int setup_lbd(struct lbd *d)
 static void teardown_lbd(struct lbd *d)
 {
 	lbd_rt_free(d);
-	mon_free(d);
+	counters_free(&d->counters);
 	if (d->dp.skel)
 		dp_close(&d->dp);
 	model_free(&d->model);
@@ -468,10 +524,10 @@ TEST(metrics_lbd)
 	if (!ASSERT_OK(setup_lbd(&d), "setup"))
 		goto out;
 	/* a sample, 3 flows of 5, 10 and 15 packets, a sample 500 ms later */
-	ASSERT_OK(mon_sample(&d, 10000), "first sample");
+	ASSERT_OK(counters_sample(&d.counters, 10000), "first sample");
 	for (i = 1; i <= 3; i++)
 		ASSERT_EQ(send_udp(&d.dp, "192.0.2.7", (__u16)(20000 + i), 5 * i), 5 * i, "sent");
-	ASSERT_OK(mon_sample(&d, 10500), "second sample");
+	ASSERT_OK(counters_sample(&d.counters, 10500), "second sample");
 	ASSERT_OK(ask(&d, "-j stats", &out), "stats");
 	ASSERT_ERR(ask(&d, "vip show 10.9.9.9:1/tcp", &out), "vip show of nothing");
 	ASSERT_ERR(ask(&d, "bogus", &out), "a line naming no command");
@@ -503,28 +559,29 @@ TEST(metrics_lbd)
 		/* a count 5 s in, between the IPv4 and IPv6 established maps
 		 * (the walk's cursor state is fresh there): the count's start
 		 * stays where it was */
-		char err[128];
 		int k;
 
 		d.loop = loop_new();
 		if (ASSERT_OK_PTR(d.loop, "loop") &&
-		    ASSERT_OK(mon_start(&d, NULL, err, sizeof(err)), "mon_start")) {
-			memset(&d.mon.walk, 0, sizeof(d.mon.walk));
-			d.mon.walk.table = DP_FLOWS_ESTABLISHED;
-			d.mon.walk.family = 1;
-			d.mon.counting = true;
-			d.mon.counted = false;
-			d.mon.count_started_ms = loop_now_ms() - 5000;
-			for (k = 0; k < 100 && !d.mon.counted; k++)
-				d.mon.count_timer.cb(&d.mon.count_timer);
-			ASSERT_TRUE(d.mon.counted, "the count ended");
-			ASSERT_GE(d.mon.count_seconds, 4.9, "its duration counts from its start");
-			mon_stop(&d);
+		    ASSERT_OK(counters_start(&d.counters, d.loop), "counters_start")) {
+			struct counters *c = &d.counters;
+
+			memset(&c->walk, 0, sizeof(c->walk));
+			c->walk.table = DP_FLOWS_ESTABLISHED;
+			c->walk.family = 1;
+			c->counting = true;
+			c->counted = false;
+			c->count_started_ms = loop_now_ms() - 5000;
+			for (k = 0; k < 100 && !c->counted; k++)
+				c->count_timer.cb(&c->count_timer);
+			ASSERT_TRUE(c->counted, "the count ended");
+			ASSERT_GE(c->count_seconds, 4.9, "its duration counts from its start");
+			counters_stop(c);
 		}
 		/* the next subtests see lbd before its first count */
-		d.mon.counted = d.mon.counting = false;
-		memset(d.mon.entries, 0, sizeof(d.mon.entries));
-		memset(&d.mon.walk, 0, sizeof(d.mon.walk));
+		d.counters.counted = d.counters.counting = false;
+		memset(d.counters.entries, 0, sizeof(d.counters.entries));
+		memset(&d.counters.walk, 0, sizeof(d.counters.walk));
 		if (d.loop)
 			loop_free(d.loop);
 		d.loop = NULL;
@@ -607,7 +664,6 @@ TEST(metrics_lbd)
 			close(saved);
 		if (nul >= 0)
 			close(nul);
-		mon_stop(&d);
 		if (d.loop)
 			loop_free(d.loop);
 		d.loop = NULL;

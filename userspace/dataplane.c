@@ -18,7 +18,6 @@
 
 #include "dataplane.h"
 #include "xdplb_hash.h"
-#include "hll.h"
 #include "xdplb.skel.h"
 
 static bool libbpf_verbose;
@@ -617,172 +616,20 @@ int dp_vips_for_each(const struct dp *dp,
 	return 0;
 }
 
-/* Read one key of a per-CPU map: an array of one value per possible CPU
- * (free it), or NULL with errno set. */
-static void *read_percpu(int fd, __u32 key, size_t value_size, int *ncpu)
+/* The maps counters.c reads and writes. */
+int dp_counter_map_fd(const struct dp *dp, enum dp_counter_map which)
 {
-	void *v;
-
-	*ncpu = libbpf_num_possible_cpus();
-	if (*ncpu <= 0) {
-		errno = EINVAL;
-		return NULL;
+	switch (which) {
+	case DP_COUNTER_GLOBAL:
+		return map_fd(dp->skel->maps.stats);
+	case DP_COUNTER_BACKENDS:
+		return map_fd(dp->skel->maps.backend_stats);
+	case DP_COUNTER_RETIRED:
+		return map_fd(dp->skel->maps.vip_stats); /* the pinned name (see dataplane.h) */
+	case DP_COUNTER_SKETCHES:
+		return map_fd(dp->skel->maps.hll);
 	}
-	v = calloc((size_t)*ncpu, value_size);
-	if (v && bpf_map_lookup_elem(fd, &key, v)) {
-		free(v);
-		return NULL;
-	}
-	return v;
-}
-
-static int sum_counters(int fd, __u32 id, struct xdplb_counters *out)
-{
-	struct xdplb_counters *v;
-	int ncpu, i;
-
-	memset(out, 0, sizeof(*out));
-	v = read_percpu(fd, id, sizeof(*v), &ncpu);
-	if (!v)
-		return -errno;
-	for (i = 0; i < ncpu; i++) {
-		out->packets += v[i].packets;
-		out->bytes += v[i].bytes;
-		out->new_flows += v[i].new_flows;
-	}
-	free(v);
-	return 0;
-}
-
-int dp_vip_counters(const struct dp *dp, __u32 vip_id, const __u32 *be_ids, __u32 n,
-		    struct xdplb_counters *out)
-{
-	struct xdplb_counters c;
-	int err = sum_counters(map_fd(dp->skel->maps.vip_stats), vip_id, out);
-	__u32 i;
-
-	for (i = 0; i < n && !err; i++) {
-		err = sum_counters(map_fd(dp->skel->maps.backend_stats), be_ids[i], &c);
-		out->packets += c.packets;
-		out->bytes += c.bytes;
-		out->new_flows += c.new_flows;
-	}
-	return err;
-}
-
-int dp_backend_retire(const struct dp *dp, __u32 be_id, __u32 vip_id)
-{
-	int be_fd = map_fd(dp->skel->maps.backend_stats), vip_fd = map_fd(dp->skel->maps.vip_stats);
-	struct xdplb_counters *be, *vip;
-	int ncpu, i, err = 0;
-
-	be = read_percpu(be_fd, be_id, sizeof(*be), &ncpu);
-	vip = read_percpu(vip_fd, vip_id, sizeof(*vip), &ncpu);
-	if (!be || !vip) {
-		err = -errno;
-		goto out;
-	}
-	for (i = 0; i < ncpu; i++) {
-		vip[i].packets += be[i].packets;
-		vip[i].bytes += be[i].bytes;
-		vip[i].new_flows += be[i].new_flows;
-	}
-	memset(be, 0, (size_t)ncpu * sizeof(*be));
-	if (bpf_map_update_elem(vip_fd, &vip_id, vip, BPF_ANY) ||
-	    bpf_map_update_elem(be_fd, &be_id, be, BPF_ANY))
-		err = -errno;
-out:
-	free(be);
-	free(vip);
-	return err;
-}
-
-int dp_vip_counters_reset(const struct dp *dp, __u32 vip_id)
-{
-	int ncpu = libbpf_num_possible_cpus(), err = 0;
-	struct xdplb_counters *z;
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	z = calloc((size_t)ncpu, sizeof(*z));
-	if (!z)
-		return -ENOMEM;
-	if (bpf_map_update_elem(map_fd(dp->skel->maps.vip_stats), &vip_id, z, BPF_ANY))
-		err = -errno;
-	free(z);
-	return err;
-}
-
-int dp_backend_counters(const struct dp *dp, __u32 be_id, struct xdplb_counters *out)
-{
-	return sum_counters(map_fd(dp->skel->maps.backend_stats), be_id, out);
-}
-
-int dp_stats(const struct dp *dp, struct xdplb_stats *out)
-{
-	struct xdplb_stats *v;
-	int ncpu, i, j;
-
-	memset(out, 0, sizeof(*out));
-	v = read_percpu(map_fd(dp->skel->maps.stats), 0, sizeof(*v), &ncpu);
-	if (!v)
-		return -errno;
-	for (i = 0; i < ncpu; i++)
-		for (j = 0; j < XDPLB_STAT_MAX; j++)
-			out->v[j] += v[i].v[j];
-	free(v);
-	return 0;
-}
-
-int dp_counters_range(const struct dp *dp, enum dp_counter_map which, __u32 n,
-		      struct xdplb_counters *out)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	const struct bpf_map *m = which == DP_VIP_COUNTERS ? dp->skel->maps.vip_stats
-							   : dp->skel->maps.backend_stats;
-	int fd = map_fd(m), ncpu = libbpf_num_possible_cpus(), ret = 0;
-	struct xdplb_counters *vals;
-	__u32 *keys, cursor = 0, count, i, got = 0;
-	int c;
-
-	if (n > bpf_map__max_entries(m) || ncpu <= 0)
-		return -EINVAL;
-	memset(out, 0, sizeof(*out) * n);
-	keys = calloc(DP_COUNTER_BATCH, sizeof(*keys));
-	vals = calloc((size_t)DP_COUNTER_BATCH * (size_t)ncpu, sizeof(*vals));
-	if (!keys || !vals) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	while (got < n) {
-		count = n - got < DP_COUNTER_BATCH ? n - got : DP_COUNTER_BATCH;
-		/* the cursor is the last key read: the kernel resumes after it */
-		if (bpf_map_lookup_batch(fd, got ? &cursor : NULL, &cursor, keys, vals, &count,
-					 &o) &&
-		    errno != ENOENT) {
-			ret = -errno;
-			break;
-		}
-		if (!count)
-			break;
-		for (i = 0; i < count; i++) {
-			struct xdplb_counters *s;
-
-			if (keys[i] >= n)
-				continue;
-			s = &out[keys[i]];
-			for (c = 0; c < ncpu; c++) {
-				s->packets += vals[(size_t)i * ncpu + c].packets;
-				s->bytes += vals[(size_t)i * ncpu + c].bytes;
-				s->new_flows += vals[(size_t)i * ncpu + c].new_flows;
-			}
-		}
-		got += count;
-	}
-out:
-	free(keys);
-	free(vals);
-	return ret;
+	return -EINVAL;
 }
 
 /* A dp_flow's key in the table of its family. */
@@ -983,66 +830,17 @@ int dp_flows_for_each(const struct dp *dp, enum dp_flow_table t, dp_flow_fn fn, 
 	return n < 0 ? (int)n : 0;
 }
 
-/* ---- unique-client sketches ---- */
-
-int dp_vip_hll(const struct dp *dp, __u32 vip_id, struct hll_regs *out)
+__u32 dp_hll_epoch(const struct dp *dp)
 {
-	int fd = map_fd(dp->skel->maps.hll), ncpu, i, e;
-	struct xdplb_hll *v;
-
-	memset(out, 0, sizeof(*out));
-	if (vip_id >= XDPLB_HLL_VIPS)
-		return -ERANGE;
-	for (e = 0; e < XDPLB_HLL_EPOCHS; e++) {
-		v = read_percpu(fd, vip_id * XDPLB_HLL_EPOCHS + (__u32)e, sizeof(*v), &ncpu);
-		if (!v)
-			return -errno;
-		for (i = 0; i < ncpu; i++)
-			hll_merge(out, &v[i]);
-		free(v);
-	}
-	return 0;
+	return dp->skel->bss->hll_epoch;
 }
 
-static int hll_clear(const struct dp *dp, __u32 key)
+void dp_hll_epoch_set(struct dp *dp, __u32 epoch, __u64 start_ns)
 {
-	int ncpu = libbpf_num_possible_cpus(), err = 0;
-	struct xdplb_hll *z;
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	z = calloc((size_t)ncpu, sizeof(*z));
-	if (!z)
-		return -ENOMEM;
-	if (bpf_map_update_elem(map_fd(dp->skel->maps.hll), &key, z, BPF_ANY))
-		err = -errno;
-	free(z);
-	return err;
-}
-
-int dp_hll_clear_vip(const struct dp *dp, __u32 vip_id)
-{
-	int err = 0, e;
-
-	for (e = 0; e < XDPLB_HLL_EPOCHS && !err && vip_id < XDPLB_HLL_VIPS; e++)
-		err = hll_clear(dp, vip_id * XDPLB_HLL_EPOCHS + (__u32)e);
-	return err;
-}
-
-int dp_hll_rotate(struct dp *dp, __u64 now_ns)
-{
-	__u32 next = (dp->skel->bss->hll_epoch + 1) % XDPLB_HLL_EPOCHS, vip;
-	int err = 0;
-
-	for (vip = 0; vip < XDPLB_HLL_VIPS && !err; vip++)
-		err = hll_clear(dp, vip * XDPLB_HLL_EPOCHS + next);
-	if (err)
-		return err;
 	/* start time first: a flow touched in between re-adds into the old
 	 * sketch, which the estimate still merges for a whole epoch */
-	dp->skel->bss->hll_epoch_ns = now_ns;
-	dp->skel->bss->hll_epoch = next;
-	return 0;
+	dp->skel->bss->hll_epoch_ns = start_ns;
+	dp->skel->bss->hll_epoch = epoch;
 }
 
 int dp_sync_flows_set(struct dp *dp, bool on)

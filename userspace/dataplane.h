@@ -84,29 +84,21 @@ int dp_vips_for_each(const struct dp *dp,
 			       const struct xdplb_vip_info *vi),
 		     void *ctx);
 
-/* Per-CPU values summed. */
-/* A VIP's counters: the datapath counts per backend only (one per-CPU
- * update per packet, not two); a VIP's figure is the sum over its current
- * backends `be_ids` plus vip_stats[vip_id], where the counts of removed
- * backends are kept (dp_backend_retire). */
-int dp_vip_counters(const struct dp *dp, __u32 vip_id, const __u32 *be_ids, __u32 n,
-		    struct xdplb_counters *out);
-/* A backend id leaves its VIP: add its counters to the VIP's kept sum and
- * zero them, so that the VIP's totals never go back and a reused id starts at 0. */
-int dp_backend_retire(const struct dp *dp, __u32 be_id, __u32 vip_id);
-/* A VIP id is freed: its kept sum goes. */
-int dp_vip_counters_reset(const struct dp *dp, __u32 vip_id);
-int dp_backend_counters(const struct dp *dp, __u32 be_id, struct xdplb_counters *out);
-int dp_stats(const struct dp *dp, struct xdplb_stats *out);
-
-/* Unique clients: both epochs' sketches of a VIP, merged over CPUs. */
-struct hll_regs;
-int dp_vip_hll(const struct dp *dp, __u32 vip_id, struct hll_regs *out);
-/* A VIP id is freed: its sketches go. */
-int dp_hll_clear_vip(const struct dp *dp, __u32 vip_id);
-/* Start the next epoch at now_ns (CLOCK_MONOTONIC_COARSE, the datapath's
- * bpf_ktime_get_coarse_ns clock): clear its sketches, switch. */
-int dp_hll_rotate(struct dp *dp, __u64 now_ns);
+/* The per-CPU maps counters.c reads and writes (counters.h), by what they
+ * hold. */
+enum dp_counter_map {
+	DP_COUNTER_GLOBAL,   /* `stats`: the global counters (XDPLB_STAT_*), key 0 */
+	DP_COUNTER_BACKENDS, /* `backend_stats`: by backend id */
+	/* by VIP id: what the VIP's removed backends counted; pinned as
+	 * `vip_stats`, the name an upgrade adopts it by */
+	DP_COUNTER_RETIRED,
+	DP_COUNTER_SKETCHES, /* `hll`: unique-client sketches (xdplb.h) */
+};
+int dp_counter_map_fd(const struct dp *dp, enum dp_counter_map which);
+/* The forwarder's unique-client epoch (its globals, not pinned). */
+__u32 dp_hll_epoch(const struct dp *dp);
+/* Switch to epoch, started at start_ns (CLOCK_MONOTONIC_COARSE). */
+void dp_hll_epoch_set(struct dp *dp, __u32 epoch, __u64 start_ns);
 
 /* Flow sync: make the forwarder report promoted flows in flow_events
  * (xdplb.h), or stop it.  The setting is the program's (not pinned): lbd
@@ -115,20 +107,10 @@ int dp_sync_flows_set(struct dp *dp, bool on);
 /* The flow_events ring buffer, for ring_buffer__new(). */
 int dp_flow_events_fd(const struct dp *dp);
 
-enum dp_counter_map {
-	DP_VIP_COUNTERS,     /* vip_stats, indexed by VIP id */
-	DP_BACKEND_COUNTERS, /* backend_stats, indexed by backend id */
-};
-/* Counters of ids [0, n) of one per-CPU array, per-CPU values summed into
- * out[0..n), read with batched lookups (one syscall per DP_COUNTER_BATCH ids,
- * where one lookup per id would cost n syscalls). */
-#define DP_COUNTER_BATCH 4096
-int dp_counters_range(const struct dp *dp, enum dp_counter_map which, __u32 n,
-		      struct xdplb_counters *out);
-
 /* The flow tables.  All reading of flow entries goes through
- * dp_flows_walk() (dataplane.c) and its callers in stats.c, so a change of
- * the flow key or value layout is adapted in these two places. */
+ * dp_flows_walk() (dataplane.c), which gives its callers (counters.c,
+ * flowsync.c) struct dp_flow, so a change of the flow key or value layout
+ * is adapted there. */
 enum dp_flow_table {
 	DP_FLOWS_ESTABLISHED = 0, /* `flows4` and `flows6` */
 	DP_FLOWS_HALF_OPEN,	  /* `flows4_new` and `flows6_new` */

@@ -614,7 +614,8 @@ static int start(struct lbd *d)
 	char err[512];
 
 	d->resolve_all = true;
-	if (lbd_rt_init(d) || mon_init(d) || !(d->loop = loop_new()))
+	if (lbd_rt_init(d) || counters_init(&d->counters, &d->dp, &d->model, lbd_log) ||
+	    !(d->loop = loop_new()) || counters_start(&d->counters, d->loop))
 		return fprintf(stderr, "lbd: out of memory\n"), -1;
 	/* the metrics port first: if it is taken, nothing else has changed */
 	if (mon_start(d, strcmp(d->o.metrics, "none") ? d->o.metrics : NULL, err, sizeof(err)))
@@ -646,7 +647,7 @@ static int start(struct lbd *d)
 		return fprintf(stderr, "lbd: %s\n", err), -1;
 	if (attach(d))
 		return -1;
-	if (lbd_hll_start(d))
+	if (counters_epochs_start(&d->counters))
 		lbd_log("warning: unique-client sketches are not rotating");
 	if (parent_dir(d->o.socket_path, 0755) || parent_dir(d->o.state_path, 0700))
 		lbd_log("warning: cannot create the socket or state directory");
@@ -670,6 +671,7 @@ static void stop(struct lbd *d)
 	loop_timer_cancel(d->loop, &d->refresh.timer);
 	flowsync_close(d->flowsync);
 	mon_stop(d);
+	counters_stop(&d->counters);
 	ctl_close(d->ctl);
 	lbd_rt_free(d);
 	neigh_close(d->neigh);
@@ -679,7 +681,7 @@ static void stop(struct lbd *d)
 	if (d->dp.skel)
 		dp_close(&d->dp);
 	model_free(&d->model);
-	mon_free(d);
+	counters_free(&d->counters);
 	loop_free(d->loop);
 }
 

@@ -11,6 +11,7 @@
 
 #include "announce.h"
 #include "cmdparse.h"
+#include "counters.h"
 #include "dataplane.h"
 #include "flowsync.h"
 #include "health.h"
@@ -103,12 +104,12 @@ struct lbd {
 	struct xdplb_vip_key *echo; /* echo keys present in the datapath */
 	__u32 n_echo;
 	struct loop_timer sync_timer;
-	struct loop_timer hll_timer; /* unique-client sketch epochs */
 	bool adopting;          /* first sync after adopting a pinned datapath */
 	bool resolve_all;       /* the first sync asks netlink for every backend */
 	struct lbd_refresh refresh; /* later changes: the backends they concern (lbd.c) */
 	__u64 ring_rebuilds, ctl_ops, ctl_errors;
-	struct lbd_mon mon;     /* rates, flow counts, /metrics (metrics.h) */
+	struct counters counters; /* totals, rates, unique clients, flow count (counters.h) */
+	struct lbd_mon mon;     /* /metrics, control operation counts (metrics.h) */
 	struct announce *announce; /* --announce-table (announce.h); NULL when off */
 	struct loop_timer announce_timer;
 	char announce_err[256]; /* why the last announce_set() failed; "" if it did not */
@@ -146,12 +147,7 @@ char *lbd_fingerprint(const struct vip_rt *vr, char *buf, size_t len);
 /* commands.c: the control socket's requests. */
 int lbd_handle(void *arg, char *req, size_t len, struct strbuf *out);
 
-/* stats.c: counters and flows. */
-/* A VIP's distinct clients over the last one to two sketch epochs, or -1
- * when the VIP has no sketch (id >= XDPLB_HLL_VIPS) or it cannot be read. */
-double lbd_vip_unique_clients(const struct lbd *d, const struct xdplb_vip *v);
-/* Start the first sketch epoch now and switch every XDPLB_HLL_EPOCH_S. */
-int lbd_hll_start(struct lbd *d);
+/* stats.c: counters and flows, rendered. */
 int lbd_stats(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
 int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
 /* One snapshot for `lbctl top`: VIPs and their backends by packet rate. */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* metrics.c - rates, flow table counts, control operation counts and the
- * /metrics page. */
+/* metrics.c - the /metrics page: renders what counters.c reads and derives,
+ * the model and the run-time state; counts control operations. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,203 +30,11 @@ static double now_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int mon_init(struct lbd *d)
-{
-	struct lbd_mon *m = &d->mon;
-
-	m->vip_prev = calloc(XDPLB_MAX_VIPS, sizeof(*m->vip_prev));
-	m->vip_cur = calloc(XDPLB_MAX_VIPS, sizeof(*m->vip_cur));
-	m->vip_rate = calloc(XDPLB_MAX_VIPS, sizeof(*m->vip_rate));
-	m->be_prev = calloc(XDPLB_MAX_BACKENDS, sizeof(*m->be_prev));
-	m->be_cur = calloc(XDPLB_MAX_BACKENDS, sizeof(*m->be_cur));
-	m->be_rate = calloc(XDPLB_MAX_BACKENDS, sizeof(*m->be_rate));
-	if (!m->vip_prev || !m->vip_cur || !m->vip_rate || !m->be_prev || !m->be_cur ||
-	    !m->be_rate)
-		return -ENOMEM;
-	return 0;
-}
-
-void mon_free(struct lbd *d)
-{
-	struct lbd_mon *m = &d->mon;
-
-	free(m->vip_prev);
-	free(m->vip_cur);
-	free(m->vip_rate);
-	free(m->be_prev);
-	free(m->be_cur);
-	free(m->be_rate);
-	m->vip_prev = m->vip_cur = m->be_prev = m->be_cur = NULL;
-	m->vip_rate = m->be_rate = NULL;
-}
-
 void mon_count_op(struct lbd *d, enum cmd_kind kind, bool ok)
 {
 	if ((unsigned int)kind >= CMD_KIND_MAX)
 		kind = CMD_NONE;
 	d->mon.ops[kind][ok ? 0 : 1]++;
-}
-
-/* ---- counters and rates ---- */
-
-static void id_bounds(const struct lbd *d, __u32 *nv, __u32 *nb)
-{
-	__u32 i, j;
-
-	*nv = *nb = 0;
-	for (i = 0; i < d->model.n_vips; i++) {
-		const struct xdplb_vip *v = &d->model.vips[i];
-
-		if (v->id + 1 > *nv)
-			*nv = v->id + 1;
-		for (j = 0; j < v->n_backends; j++)
-			if (v->backends[j].id + 1 > *nb)
-				*nb = v->backends[j].id + 1;
-	}
-}
-
-int mon_read_counters(struct lbd *d, __u32 *nv, __u32 *nb)
-{
-	int err;
-
-	__u32 i, j;
-
-	id_bounds(d, nv, nb);
-	err = dp_counters_range(&d->dp, DP_VIP_COUNTERS, *nv, d->mon.vip_cur);
-	if (!err)
-		err = dp_counters_range(&d->dp, DP_BACKEND_COUNTERS, *nb, d->mon.be_cur);
-	if (err)
-		return err;
-	/* the datapath counts per backend; vip_stats holds what removed
-	 * backends counted (see dp_vip_counters) */
-	for (i = 0; i < d->model.n_vips; i++) {
-		const struct xdplb_vip *v = &d->model.vips[i];
-		struct xdplb_counters *c = &d->mon.vip_cur[v->id];
-
-		for (j = 0; j < v->n_backends; j++) {
-			const struct xdplb_counters *b = &d->mon.be_cur[v->backends[j].id];
-
-			c->packets += b->packets;
-			c->bytes += b->bytes;
-			c->new_flows += b->new_flows;
-		}
-	}
-	return 0;
-}
-
-struct mon_rate mon_rate_of(const struct xdplb_counters *prev, const struct xdplb_counters *cur,
-			    __u64 interval_ms)
-{
-	struct mon_rate r = { 0, 0 };
-
-	if (!interval_ms || cur->packets < prev->packets || cur->bytes < prev->bytes)
-		return r;
-	r.pps = (double)(cur->packets - prev->packets) * 1000.0 / (double)interval_ms;
-	r.bps = (double)(cur->bytes - prev->bytes) * 8000.0 / (double)interval_ms;
-	return r;
-}
-
-static void rates(struct xdplb_counters *prev, __u32 n_prev, const struct xdplb_counters *cur,
-		  __u32 n, struct mon_rate *out, __u64 interval_ms)
-{
-	static const struct xdplb_counters zero;
-	__u32 i;
-
-	/* an id that was not read last time starts from zero: its whole
-	 * count is recent unless it is an old id's (then cur < prev gives 0) */
-	for (i = 0; i < n; i++)
-		out[i] = mon_rate_of(i < n_prev ? &prev[i] : &zero, &cur[i], interval_ms);
-	memcpy(prev, cur, sizeof(*cur) * n);
-}
-
-int mon_sample(struct lbd *d, __u64 now_ms)
-{
-	struct lbd_mon *m = &d->mon;
-	__u32 nv, nb;
-	int err = mon_read_counters(d, &nv, &nb);
-
-	if (err)
-		return err;
-	if (m->prev_ms && now_ms > m->prev_ms) {
-		rates(m->vip_prev, m->n_vip_prev, m->vip_cur, nv, m->vip_rate, now_ms - m->prev_ms);
-		rates(m->be_prev, m->n_be_prev, m->be_cur, nb, m->be_rate, now_ms - m->prev_ms);
-	} else {
-		memcpy(m->vip_prev, m->vip_cur, sizeof(*m->vip_cur) * nv);
-		memcpy(m->be_prev, m->be_cur, sizeof(*m->be_cur) * nb);
-	}
-	m->n_vip_prev = nv;
-	m->n_be_prev = nb;
-	m->prev_ms = now_ms;
-	return 0;
-}
-
-static void on_sample(struct loop_timer *t)
-{
-	struct lbd *d = container_of(t, struct lbd, mon.sample_timer);
-	int err = mon_sample(d, loop_now_ms());
-
-	if (err)
-		lbd_log("cannot read the counters: %s", strerror(-err));
-	loop_timer_set(d->loop, t, MON_SAMPLE_MS);
-}
-
-/* ---- the flow table count ---- */
-
-/* Counting may take 1% of the time: the next count starts 100 count
- * durations after this one ended, at least 1 s and at most
- * MON_COUNT_PERIOD_MS later (a small table is fresh within a second, a
- * million entries are counted every 30 s). */
-__u64 mon_count_period_ms(double count_seconds)
-{
-	double ms = count_seconds * 1000.0 * 100.0;
-
-	return ms < 1000 ? 1000 : ms > MON_COUNT_PERIOD_MS ? MON_COUNT_PERIOD_MS : (__u64)ms;
-}
-
-static void on_count(struct loop_timer *t)
-{
-	struct lbd *d = container_of(t, struct lbd, mon.count_timer);
-	struct lbd_mon *m = &d->mon;
-	enum dp_flow_table tb = m->walk.table;
-	double t0 = now_mono();
-	long n;
-
-	/* walk.started is the map cursor's, cleared between families: the
-	 * count's own flag says when it began */
-	if (!m->counting) {
-		m->count_started_ms = loop_now_ms();
-		m->counting = true;
-	}
-	n = dp_flows_walk(&d->dp, &m->walk, MON_COUNT_STEP, NULL, NULL);
-	if (now_mono() - t0 > m->step_max_seconds)
-		m->step_max_seconds = now_mono() - t0;
-	if (n < 0) {
-		lbd_log("cannot count the flow table: %s", strerror((int)-n));
-		memset(&m->walk, 0, sizeof(m->walk));
-		memset(m->partial, 0, sizeof(m->partial));
-		m->counting = false;
-		loop_timer_set(d->loop, t, MON_COUNT_PERIOD_MS);
-		return;
-	}
-	m->partial[tb] += (__u64)n;
-	if (!m->walk.done) {
-		loop_timer_set(d->loop, t, MON_COUNT_PAUSE_MS);
-		return;
-	}
-	if (tb + 1 < DP_FLOW_TABLES) {
-		memset(&m->walk, 0, sizeof(m->walk));
-		m->walk.table = tb + 1;
-		loop_timer_set(d->loop, t, MON_COUNT_PAUSE_MS);
-		return;
-	}
-	memcpy(m->entries, m->partial, sizeof(m->entries));
-	memset(m->partial, 0, sizeof(m->partial));
-	memset(&m->walk, 0, sizeof(m->walk));
-	m->counted = true;
-	m->counting = false;
-	m->counted_at = now_real();
-	m->count_seconds = (double)(loop_now_ms() - m->count_started_ms) / 1000.0;
-	loop_timer_set(d->loop, t, mon_count_period_ms(m->count_seconds));
 }
 
 /* ---- the page ---- */
@@ -242,29 +50,15 @@ int mon_start(struct lbd *d, const char *listen, char *err, size_t errlen)
 {
 	struct http_opts o = { .path = MON_METRICS_PATH, .content_type = MX_CONTENT_TYPE,
 			       .handler = render_cb, .arg = d };
-	struct lbd_mon *m = &d->mon;
 
-	if (listen) {
-		m->http = http_open(d->loop, listen, &o, err, errlen);
-		if (!m->http)
-			return -1;
-	}
-	m->sample_timer.cb = on_sample;
-	m->count_timer.cb = on_count;
-	if (loop_timer_set(d->loop, &m->sample_timer, 0) ||
-	    loop_timer_set(d->loop, &m->count_timer, 0)) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	return 0;
+	if (!listen)
+		return 0;
+	d->mon.http = http_open(d->loop, listen, &o, err, errlen);
+	return d->mon.http ? 0 : -1;
 }
 
 void mon_stop(struct lbd *d)
 {
-	if (d->loop) {
-		loop_timer_cancel(d->loop, &d->mon.sample_timer);
-		loop_timer_cancel(d->loop, &d->mon.count_timer);
-	}
 	http_close(d->mon.http);
 	d->mon.http = NULL;
 }
@@ -350,10 +144,11 @@ static void render_vips(const struct lbd *d, const struct labels *l, struct strb
 		mx_family(out, vip_fams[f].name, vip_fams[f].type, vip_fams[f].help);
 		for (i = 0; i < d->model.n_vips; i++) {
 			const struct xdplb_vip *v = &d->model.vips[i];
-			const struct xdplb_counters *c = &d->mon.vip_cur[v->id];
+			const struct xdplb_counters c =
+				counters_total(&d->counters, COUNTERS_VIPS, v->id);
 			const char *lab = l->text.buf + l->vip_off[i];
-			__u64 val = f == VF_PACKETS ? c->packets : f == VF_BYTES ? c->bytes
-				  : f == VF_NEW_FLOWS ? c->new_flows
+			__u64 val = f == VF_PACKETS ? c.packets : f == VF_BYTES ? c.bytes
+				  : f == VF_NEW_FLOWS ? c.new_flows
 				  : f == VF_REBUILDS  ? d->vip[v->id].rebuilds : v->n_backends;
 
 			mx_u64(out, vip_fams[f].name, lab, val);
@@ -363,11 +158,11 @@ static void render_vips(const struct lbd *d, const struct labels *l, struct strb
 		  "Distinct client addresses of the VIP seen in the last 30 to 60 s "
 		  "(HyperLogLog estimate, standard error 1.6%; VIP ids below 256 only).");
 	for (i = 0; i < d->model.n_vips; i++) {
-		double e = lbd_vip_unique_clients(d, &d->model.vips[i]);
+		__u64 n;
 
-		if (e >= 0)
+		if (counters_unique_clients(&d->counters, d->model.vips[i].id, &n))
 			mx_f64(out, "xdplb_vip_unique_clients", l->text.buf + l->vip_off[i],
-			       (double)(__u64)(e + 0.5));
+			       (double)n);
 	}
 }
 
@@ -409,7 +204,8 @@ static void render_backends(const struct lbd *d, const struct labels *l, struct 
 			for (j = 0; j < v->n_backends; j++, k++) {
 				const struct xdplb_backend *b = &v->backends[j];
 				const struct be_rt *r = &d->be[b->id];
-				const struct xdplb_counters *c = &d->mon.be_cur[b->id];
+				const struct xdplb_counters c =
+					counters_total(&d->counters, COUNTERS_BACKENDS, b->id);
 				const char *lab = l->text.buf + l->be_off[k];
 
 				if (f == BF_CHANGED) {
@@ -420,9 +216,9 @@ static void render_backends(const struct lbd *d, const struct labels *l, struct 
 					continue;
 				}
 				mx_u64(out, be_fams[f].name, lab,
-				       f == BF_PACKETS	   ? c->packets
-				       : f == BF_BYTES	   ? c->bytes
-				       : f == BF_NEW_FLOWS ? c->new_flows
+				       f == BF_PACKETS	   ? c.packets
+				       : f == BF_BYTES	   ? c.bytes
+				       : f == BF_NEW_FLOWS ? c.new_flows
 				       : f == BF_UP	   ? (__u64)(r->used && r->up && r->resolved)
 				       : f == BF_HEALTHY   ? (__u64)(r->used && r->up)
 							   : b->weight);
@@ -506,7 +302,8 @@ static void render_stats(const struct xdplb_stats *st, struct strbuf *out)
 static void render_flow_tables(const struct lbd *d, struct strbuf *out)
 {
 	static const char *const tname[DP_FLOW_TABLES] = { "established", "half_open" };
-	const struct lbd_mon *m = &d->mon;
+	__u64 entries[DP_FLOW_TABLES];
+	double at, seconds;
 	char lab[32];
 	int t;
 
@@ -515,23 +312,23 @@ static void render_flow_tables(const struct lbd *d, struct strbuf *out)
 	for (t = 0; t < DP_FLOW_TABLES; t++) {
 		snprintf(lab, sizeof(lab), "table=\"%s\"", tname[t]);
 		mx_u64(out, "xdplb_flow_table_capacity", lab,
-		       dp_flows_capacity(&d->dp, (enum dp_flow_table)t));
+		       counters_flow_capacity(&d->counters, (enum dp_flow_table)t));
 	}
-	if (!m->counted)
+	if (!counters_flow_count(&d->counters, entries, &at, &seconds))
 		return; /* the first count is still running */
 	mx_family(out, "xdplb_flow_table_entries", MX_GAUGE,
 		  "Entries in the flow table, as of the last background count "
 		  "(see xdplb_flow_table_count_timestamp_seconds).");
 	for (t = 0; t < DP_FLOW_TABLES; t++) {
 		snprintf(lab, sizeof(lab), "table=\"%s\"", tname[t]);
-		mx_u64(out, "xdplb_flow_table_entries", lab, m->entries[t]);
+		mx_u64(out, "xdplb_flow_table_entries", lab, entries[t]);
 	}
 	mx_family(out, "xdplb_flow_table_count_timestamp_seconds", MX_GAUGE,
 		  "Unix time the last count of the flow tables ended.");
-	mx_ms(out, "xdplb_flow_table_count_timestamp_seconds", NULL, (__u64)(m->counted_at * 1000));
+	mx_ms(out, "xdplb_flow_table_count_timestamp_seconds", NULL, (__u64)(at * 1000));
 	mx_family(out, "xdplb_flow_table_count_duration_seconds", MX_GAUGE,
 		  "How long the last count of the flow tables took, pauses between steps included.");
-	mx_f64(out, "xdplb_flow_table_count_duration_seconds", NULL, m->count_seconds);
+	mx_f64(out, "xdplb_flow_table_count_duration_seconds", NULL, seconds);
 }
 
 static void render_ops(const struct lbd *d, struct strbuf *out)
@@ -633,12 +430,11 @@ int metrics_render(struct lbd *d, struct strbuf *out)
 	double t0 = now_mono();
 	struct labels l = { 0 };
 	struct xdplb_stats st;
-	__u32 nv, nb;
 	int err;
 
-	err = mon_read_counters(d, &nv, &nb);
+	err = counters_read(&d->counters);
 	if (!err)
-		err = dp_stats(&d->dp, &st);
+		err = counters_global(&d->dp, &st);
 	if (!err)
 		err = labels_build(d, &l);
 	if (err) {

@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* stats.c - `lbctl stats`, `lbctl top` and `lbctl flows`: per-CPU
- * counters summed in user space, rates from lbd's sampler (metrics.h),
- * flows read from both flow tables in batches, listed in steps (the loop
- * serves others in between).
- *
- * The flow entries' layout is read here (flow_keep, flow_print) and in
- * dp_flows_walk() only. */
+/* stats.c - `lbctl stats`, `lbctl top` and `lbctl flows`: render what
+ * counters.c reads, sums and derives (totals, rates from its sampler,
+ * unique clients, flows read and sorted in steps, printed here in steps:
+ * the loop serves others in between). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,61 +12,18 @@
 
 #include "container_of.h"
 #include "ctl.h"
-#include "hll.h"
 #include "lbd.h"
 
 static const char *const stat_names[XDPLB_STAT_MAX] = { XDPLB_STAT_NAMES };
 
-double lbd_vip_unique_clients(const struct lbd *d, const struct xdplb_vip *v)
-{
-	struct hll_regs r;
-
-	if (dp_vip_hll(&d->dp, v->id, &r))
-		return -1;
-	return hll_estimate(&r);
-}
-
-static __u64 coarse_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
-
-static void hll_epoch_end(struct loop_timer *t)
-{
-	struct lbd *d = container_of(t, struct lbd, hll_timer);
-	int err = dp_hll_rotate(&d->dp, coarse_ns());
-
-	if (err)
-		lbd_log("warning: cannot start a new unique-client epoch: %s", strerror(-err));
-	loop_timer_set(d->loop, &d->hll_timer, XDPLB_HLL_EPOCH_S * 1000ull);
-}
-
-int lbd_hll_start(struct lbd *d)
-{
-	int err = dp_hll_rotate(&d->dp, coarse_ns());
-
-	d->hll_timer.cb = hll_epoch_end;
-	if (!err)
-		err = loop_timer_set(d->loop, &d->hll_timer, XDPLB_HLL_EPOCH_S * 1000ull);
-	return err;
-}
-
-/* The HyperLogLog estimate of distinct client addresses of a VIP (be_id ==
+/* The estimate of distinct client addresses of a VIP (be_id ==
  * XDPLB_NO_BACKEND) over the last one to two epochs (xdplb.h).  False when
  * there is no sketch (backends; VIP ids >= XDPLB_HLL_VIPS): `lbctl stats`
  * shows "-" and JSON null. */
 static bool unique_clients(const struct lbd *d, const struct xdplb_vip *v, __u32 be_id,
 			   __u64 *n)
 {
-	double e = be_id == XDPLB_NO_BACKEND ? lbd_vip_unique_clients(d, v) : -1;
-
-	if (e < 0)
-		return false; /* sketches are per VIP only */
-	*n = (__u64)(e + 0.5);
-	return true;
+	return be_id == XDPLB_NO_BACKEND && counters_unique_clients(&d->counters, v->id, n);
 }
 
 /* 1234567 -> "1.2M": rates in a column of 7 characters. */
@@ -94,21 +48,19 @@ struct stat_row {
 	const struct xdplb_vip *v;
 	const struct xdplb_backend *b;
 	struct xdplb_counters c;
-	struct mon_rate r;
+	struct counters_rate r;
 };
 
 static void row_fill(struct lbd *d, struct stat_row *row, const struct xdplb_vip *v,
 		     const struct xdplb_backend *b)
 {
-	static const struct mon_rate zero;
-	const struct lbd_mon *m = &d->mon;
+	enum counters_kind k = b ? COUNTERS_BACKENDS : COUNTERS_VIPS;
 	__u32 id = b ? b->id : v->id;
 
 	row->v = v;
 	row->b = b;
-	row->c = b ? m->be_cur[id] : m->vip_cur[id];
-	row->r = b ? (id < m->n_be_prev ? m->be_rate[id] : zero)
-		   : (id < m->n_vip_prev ? m->vip_rate[id] : zero);
+	row->c = counters_total(&d->counters, k, id);
+	row->r = counters_rate(&d->counters, k, id);
 }
 
 #define ROW_HEAD "%-32s %-10s %7s %7s %12s %14s %10s %8s\n"
@@ -208,7 +160,7 @@ static void stats_global(struct lbd *d, bool json, struct strbuf *out)
 	struct xdplb_stats st;
 	int i;
 
-	if (dp_stats(&d->dp, &st))
+	if (counters_global(&d->dp, &st))
 		return;
 	sb_printf(out, json ? "\"global\":{" : "global:");
 	for (i = 0; i < XDPLB_STAT_MAX; i++)
@@ -228,7 +180,7 @@ static int vip_list(struct lbd *d, const struct xdplb_cmd *c, bool sorted,
 {
 	char vs[XDPLB_VIP_STRLEN];
 	struct stat_row *rows;
-	__u32 i, nv, nb;
+	__u32 i;
 	int err;
 
 	*n = 0;
@@ -236,7 +188,7 @@ static int vip_list(struct lbd *d, const struct xdplb_cmd *c, bool sorted,
 		sb_printf(out, "no VIP %s", vip_format(&c->vip, vs, sizeof(vs)));
 		return -1;
 	}
-	err = mon_read_counters(d, &nv, &nb);
+	err = counters_read(&d->counters);
 	if (err) {
 		sb_printf(out, "cannot read the counters: %s", strerror(-err));
 		return -1;
@@ -271,7 +223,7 @@ static int stats_out(struct lbd *d, const struct xdplb_cmd *c, bool json, bool s
 	if (err)
 		return err;
 	if (json)
-		sb_printf(out, "{\"interval_ms\":%u,\"vips\":[", MON_SAMPLE_MS);
+		sb_printf(out, "{\"interval_ms\":%u,\"vips\":[", COUNTERS_SAMPLE_MS);
 	else
 		sb_printf(out, ROW_HEAD, "VIP / BACKEND", "STATE", "PPS", "BIT/S", "PACKETS",
 			  "BYTES", "NEW_FLOWS", "CLIENTS");
@@ -313,84 +265,9 @@ int lbd_top(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *
  * the control socket's deferred replies (ctl.h): the loop serves everything
  * else in between.  The request is counted (xdplb_control_operations_total)
  * when it is taken; a later failure to read the tables is answered as an
- * error but not counted as one. */
-#define FLOWS_READ_STEP	 1024 /* entries read (one batched lookup) */
-#define FLOWS_SORT_STEP	 4096 /* rows taken off the heap */
+ * error but not counted as one.  A listed flow is a struct dp_flow: its
+ * table is f->established. */
 #define FLOWS_PRINT_STEP 1024 /* rows printed */
-
-/* A listed flow is a struct dp_flow: its table is f->established. */
-/* The rows are a min-heap by bytes: all flows (keep == 0), or the `keep`
- * with the most bytes (memory bounded by N whatever the table size). */
-struct flow_set {
-	bool has_only;
-	__u32 only; /* with has_only: the VIP id whose flows are listed */
-	struct dp_flow *rows;
-	size_t n, cap, keep;
-	__u64 total[DP_FLOW_TABLES];
-};
-
-static bool less(const struct dp_flow *a, const struct dp_flow *b)
-{
-	return a->v.bytes < b->v.bytes;
-}
-
-static void heap_down(struct dp_flow *h, size_t n, size_t i)
-{
-	struct dp_flow t;
-	size_t c;
-
-	while ((c = 2 * i + 1) < n) {
-		if (c + 1 < n && less(&h[c + 1], &h[c]))
-			c++;
-		if (!less(&h[c], &h[i]))
-			break;
-		t = h[i];
-		h[i] = h[c];
-		h[c] = t;
-		i = c;
-	}
-}
-
-static void heap_up(struct dp_flow *h, size_t i)
-{
-	struct dp_flow t;
-
-	while (i && less(&h[i], &h[(i - 1) / 2])) {
-		t = h[i];
-		h[i] = h[(i - 1) / 2];
-		h[(i - 1) / 2] = t;
-		i = (i - 1) / 2;
-	}
-}
-
-static int flow_keep(void *ctx, enum dp_flow_table t, const struct dp_flow *f)
-{
-	struct flow_set *s = ctx;
-	struct dp_flow row = *f, *r;
-
-	if (s->has_only && f->v.vip_id != s->only)
-		return 0;
-	s->total[t]++;
-	if (s->keep && s->n == s->keep) {
-		if (!less(&s->rows[0], &row))
-			return 0;
-		s->rows[0] = row;
-		heap_down(s->rows, s->n, 0);
-		return 0;
-	}
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 1024;
-
-		r = realloc(s->rows, cap * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		s->rows = r;
-		s->cap = cap;
-	}
-	s->rows[s->n++] = row;
-	heap_up(s->rows, s->n - 1);
-	return 0;
-}
 
 static const char *const table_name[DP_FLOW_TABLES] = { "established", "half_open" };
 
@@ -436,16 +313,13 @@ static void flow_print(const struct lbd *d, const struct xdplb_vip *const *by_id
 		sb_append(out, line, (size_t)n);
 }
 
-/* A listing in the making: read both tables, sort, print. */
-enum listing_phase { LIST_READ, LIST_SORT, LIST_PRINT };
-
+/* A listing in the making: read and sort (counters.c), then print. */
 struct flow_listing {
 	struct lbd *d;
 	bool json;
-	enum listing_phase phase;
-	struct dp_flow_walk walk; /* LIST_READ: walk.table is the table being read */
-	struct flow_set s;
-	size_t i; /* LIST_SORT: rows still in the heap; LIST_PRINT: rows printed */
+	bool printing;
+	struct counters_flows fl;
+	size_t i; /* rows printed */
 	__u64 now;
 	const struct xdplb_vip **by_id; /* [XDPLB_MAX_VIPS], refilled every print step */
 };
@@ -454,64 +328,39 @@ static void listing_free(void *ctx)
 {
 	struct flow_listing *l = ctx;
 
-	free(l->s.rows);
+	counters_flows_free(&l->fl);
 	free(l->by_id);
 	free(l);
 }
 
 static void listing_head(struct flow_listing *l, struct strbuf *out)
 {
-	const struct flow_set *s = &l->s;
+	const __u64 *total = l->fl.total;
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* bpf_ktime_get_coarse_ns()'s clock */
 	l->now = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 	if (l->json)
 		sb_printf(out, "{\"total\":%llu,\"established\":%llu,\"half_open\":%llu,\"flows\":[",
-			  (unsigned long long)(s->total[0] + s->total[1]),
-			  (unsigned long long)s->total[0], (unsigned long long)s->total[1]);
+			  (unsigned long long)(total[0] + total[1]), (unsigned long long)total[0],
+			  (unsigned long long)total[1]);
 	else
 		sb_printf(out, "%-40s %-6s %-28s %-40s %-11s %-10s %-12s %s\n", "CLIENT", "PORT",
 			  "VIP", "BACKEND", "TABLE", "PACKETS", "BYTES", "IDLE_S");
-	l->phase = LIST_PRINT;
+	l->printing = true;
 	l->i = 0;
 }
 
-static int listing_read(struct flow_listing *l, struct strbuf *out)
+/* Read or sort (counters.c); the header once the rows are ready. */
+static int listing_collect(struct flow_listing *l, struct strbuf *out)
 {
-	long n = dp_flows_walk(&l->d->dp, &l->walk, FLOWS_READ_STEP, flow_keep, &l->s);
-	enum dp_flow_table next = l->walk.table + 1;
+	int ret = counters_flows_step(&l->d->counters, &l->fl);
 
-	if (n < 0) {
-		sb_printf(out, "cannot read the flow table: %s", strerror((int)-n));
+	if (ret < 0) {
+		sb_printf(out, "cannot read the flow table: %s", strerror(-ret));
 		return -1;
 	}
-	if (!l->walk.done)
-		return 1;
-	memset(&l->walk, 0, sizeof(l->walk));
-	l->walk.table = next;
-	if (next == DP_FLOW_TABLES) {
-		l->phase = LIST_SORT;
-		l->i = l->s.n;
-	}
-	return 1;
-}
-
-/* Heapsort in place: the smallest row of the min-heap goes to the end,
- * so the rows end busiest first. */
-static int listing_sort(struct flow_listing *l, struct strbuf *out)
-{
-	struct dp_flow *h = l->s.rows, t;
-	size_t k;
-
-	for (k = 0; k < FLOWS_SORT_STEP && l->i > 1; k++) {
-		l->i--;
-		t = h[0];
-		h[0] = h[l->i];
-		h[l->i] = t;
-		heap_down(h, l->i, 0);
-	}
-	if (l->i <= 1)
+	if (!ret)
 		listing_head(l, out);
 	return 1;
 }
@@ -525,9 +374,9 @@ static int listing_print(struct flow_listing *l, struct strbuf *out)
 	memset(l->by_id, 0, XDPLB_MAX_VIPS * sizeof(*l->by_id));
 	for (k = 0; k < m->n_vips; k++)
 		l->by_id[m->vips[k].id] = &m->vips[k];
-	for (k = 0; k < FLOWS_PRINT_STEP && l->i < l->s.n; k++, l->i++)
-		flow_print(l->d, l->by_id, &l->s.rows[l->i], l->now, l->json, l->i > 0, out);
-	if (l->i < l->s.n)
+	for (k = 0; k < FLOWS_PRINT_STEP && l->i < l->fl.n; k++, l->i++)
+		flow_print(l->d, l->by_id, &l->fl.rows[l->i], l->now, l->json, l->i > 0, out);
+	if (l->i < l->fl.n)
 		return 1;
 	if (l->json)
 		sb_printf(out, "]}\n");
@@ -539,15 +388,7 @@ static int listing_step(void *ctx, struct strbuf *out)
 {
 	struct flow_listing *l = ctx;
 
-	switch (l->phase) {
-	case LIST_READ:
-		return listing_read(l, out);
-	case LIST_SORT:
-		return listing_sort(l, out);
-	case LIST_PRINT:
-		return listing_print(l, out);
-	}
-	return -1;
+	return l->printing ? listing_print(l, out) : listing_collect(l, out);
 }
 
 int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out)
@@ -572,10 +413,7 @@ int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf
 	}
 	l->d = d;
 	l->json = json;
-	l->s.keep = c->top;
-	l->s.has_only = v != NULL;
-	l->s.only = v ? v->id : 0;
-	l->walk.table = DP_FLOWS_ESTABLISHED;
+	counters_flows_init(&l->fl, c->top, v != NULL, v ? v->id : 0);
 	if (!ctl_defer(d->ctl, listing_step, listing_free, l))
 		return 0; /* the control socket calls listing_step until it is done */
 	/* not asked over the socket (tests): all steps now */

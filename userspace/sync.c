@@ -226,7 +226,7 @@ static int be_drop(struct lbd *d, __u32 id)
 	err = dp_backend_set(&d->dp, id, &zero);
 	/* after the entry is inactive, so nothing counts on the id any more */
 	if (!err && vip_id < XDPLB_MAX_VIPS)
-		err = dp_backend_retire(&d->dp, id, vip_id);
+		err = counters_backend_retire(&d->dp, id, vip_id);
 	/* forgotten only once the map agrees: a failed write is retried by
 	 * the next sync (the backend is still `used` and in no VIP) */
 	if (!err)
@@ -428,9 +428,7 @@ static int vip_drop(struct lbd *d, __u32 id)
 	if (err == -ENOENT)
 		err = 0;
 	if (!err)
-		err = dp_vip_counters_reset(&d->dp, id);
-	if (!err)
-		err = dp_hll_clear_vip(&d->dp, id);
+		err = counters_vip_forget(&d->dp, id);
 	/* the entry may still name its rings: keep them and the VIP for the
 	 * next sync to retry (a deleted entry then answers -ENOENT) */
 	if (err)

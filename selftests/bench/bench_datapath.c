@@ -44,6 +44,7 @@
 #include <bpf/libbpf.h>
 
 #include "bench.h"
+#include "counters.h"
 #include "../fixture.h"
 #include "xdplb.skel.h"
 #include "bench_fwd.skel.h"
@@ -429,10 +430,10 @@ static void probe(struct bench *b, struct row *r, int mode)
 	}
 	if (mode == RESTORE)
 		wrap_input(b, r);
-	if (dp_stats(&b->dp, &a))
+	if (counters_global(&b->dp, &a))
 		goto fail;
 	act = run(mode_fd(b, r, mode), r->pkt, r->len, PROBE_REPEAT, NULL);
-	if (dp_stats(&b->dp, &z))
+	if (counters_global(&b->dp, &z))
 		goto fail;
 	if (check_stats(r, &a, &z, PROBE_REPEAT,
 			mode == REPEAT ? "repeat not usable" : "FAIL restore probe") &&
@@ -459,7 +460,7 @@ static void sample(struct bench *b, struct row *r, int mode)
 	/* the new-flow rows churn the half-open table: learn this row's flow again */
 	if (r->kind == K_SYN_HALF && run(r->fd, r->pkt, r->len, 1, NULL) != (int)r->act)
 		goto fail;
-	if (!is_ref(r) && dp_stats(&b->dp, &a))
+	if (!is_ref(r) && counters_global(&b->dp, &a))
 		goto fail;
 	if (mode != SINGLE) {
 		if (mode == RESTORE)
@@ -483,7 +484,7 @@ static void sample(struct bench *b, struct row *r, int mode)
 	}
 	if (is_ref(r))
 		return;
-	if (dp_stats(&b->dp, &z) || !check_stats(r, &a, &z, n, "FAIL wrong path"))
+	if (counters_global(&b->dp, &z) || !check_stats(r, &a, &z, n, "FAIL wrong path"))
 		goto fail;
 	return;
 bad_act:

@@ -2,8 +2,8 @@
 /* bench_metrics.c - what a /metrics scrape costs lbd's loop with 512 VIPs x
  * 16 backends, against references measured in the same run (`vip show`
  * over the same model, and one map lookup per id, the plain way to read the
- * counters); and what counting a full 1M-entry flow table costs, whole and
- * per step of the background count. */
+ * counters); and what lbd's background count of a full 1M-entry flow table
+ * costs (counters.c), whole and per step. */
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "bench.h"
+#include "counters.h"
 #include "http.h"
 #include "../fixture.h"
 #include "lbd.h"
@@ -23,7 +24,7 @@
 #define RUNS 9
 
 /* Counters with realistic digit counts in every per-CPU slot of ids [0, n). */
-static int fill_counters(struct bpf_map *m, __u32 n)
+static int fill_counters(int fd, __u32 n)
 {
 	int ncpu = libbpf_num_possible_cpus(), c;
 	struct xdplb_counters *v = calloc((size_t)ncpu, sizeof(*v));
@@ -34,7 +35,7 @@ static int fill_counters(struct bpf_map *m, __u32 n)
 		for (c = 0; c < ncpu; c++)
 			v[c] = (struct xdplb_counters){ 123456789ull + id, 98765432100ull + id,
 							 1234567ull + id };
-		err = bpf_map_update_elem(bpf_map__fd(m), &id, v, BPF_ANY);
+		err = bpf_map_update_elem(fd, &id, v, BPF_ANY);
 	}
 	free(v);
 	return err;
@@ -47,7 +48,8 @@ static int setup(struct lbd *d)
 	__u32 i, j, k;
 
 	model_init(&d->model);
-	if (lbd_rt_init(d) || mon_init(d) || dp_open(&d->dp, &o))
+	if (lbd_rt_init(d) || counters_init(&d->counters, &d->dp, &d->model, NULL) ||
+	    dp_open(&d->dp, &o))
 		return -1;
 	for (i = 0; i < N_VIPS; i++) {
 		snprintf(line, sizeof(line), "vip add 10.1.%u.%u:80/tcp", i / 250, i % 250 + 1);
@@ -67,21 +69,53 @@ static int setup(struct lbd *d)
 			d->be[k].used = d->be[k].up = d->be[k].resolved = true;
 			d->be[k].changed_ms = loop_now_ms();
 		}
-	return fill_counters(d->dp.skel->maps.vip_stats, N_VIPS) ||
-	       fill_counters(d->dp.skel->maps.backend_stats, N_VIPS * N_BE_PER_VIP);
+	return fill_counters(dp_counter_map_fd(&d->dp, DP_COUNTER_RETIRED), N_VIPS) ||
+	       fill_counters(dp_counter_map_fd(&d->dp, DP_COUNTER_BACKENDS),
+			     N_VIPS * N_BE_PER_VIP);
 }
 
 enum part { P_SCRAPE, P_SCRAPE_GZ, P_READ_BATCHED, P_STATS, P_REF_SHOW, P_REF_LOOKUPS, P_MAX };
 
 static size_t page_len, gz_len;
 
+/* The reference: one lookup per id, per-CPU values summed (a VIP's
+ * retired counts, then each of its backends), as lbctl stats read them
+ * before the batched read. */
+static int ref_lookups(struct lbd *d)
+{
+	int ncpu = libbpf_num_possible_cpus(), retired = dp_counter_map_fd(&d->dp, DP_COUNTER_RETIRED),
+	    backends = dp_counter_map_fd(&d->dp, DP_COUNTER_BACKENDS), err = 0, c;
+	struct xdplb_counters *v = calloc(ncpu > 0 ? (size_t)ncpu : 1, sizeof(*v)), sum;
+	__u32 i, j;
+
+	if (!v || ncpu <= 0) {
+		free(v);
+		return -1;
+	}
+	for (i = 0; i < d->model.n_vips && !err; i++) {
+		const struct xdplb_vip *vip = &d->model.vips[i];
+
+		memset(&sum, 0, sizeof(sum));
+		err = bpf_map_lookup_elem(retired, &vip->id, v);
+		for (j = 0; j <= vip->n_backends && !err; j++) {
+			for (c = 0; c < ncpu; c++) {
+				sum.packets += v[c].packets;
+				sum.bytes += v[c].bytes;
+				sum.new_flows += v[c].new_flows;
+			}
+			if (j < vip->n_backends)
+				err = bpf_map_lookup_elem(backends, &vip->backends[j].id, v);
+		}
+	}
+	free(v);
+	return err;
+}
+
 static int run_part(struct lbd *d, enum part p)
 {
-	struct xdplb_counters c;
 	struct strbuf out;
 	char req[32];
 	void *gz = NULL;
-	__u32 nv, nb, i;
 	int err = 0;
 
 	sb_init(&out, 0);
@@ -95,22 +129,15 @@ static int run_part(struct lbd *d, enum part p)
 		free(gz);
 		break;
 	case P_READ_BATCHED:
-		err = mon_read_counters(d, &nv, &nb);
+		err = counters_read(&d->counters);
 		break;
 	case P_STATS:
 	case P_REF_SHOW:
 		snprintf(req, sizeof(req), "%s", p == P_STATS ? "stats" : "vip show");
 		err = lbd_handle(d, req, strlen(req), &out);
 		break;
-	case P_REF_LOOKUPS: /* one lookup per id, as lbctl stats read them before */
-		for (i = 0; i < d->model.n_vips && !err; i++) {
-			const struct xdplb_vip *v = &d->model.vips[i];
-			__u32 j;
-
-			err = dp_vip_counters(&d->dp, v->id, NULL, 0, &c);
-			for (j = 0; j < v->n_backends && !err; j++)
-				err = dp_backend_counters(&d->dp, v->backends[j].id, &c);
-		}
+	case P_REF_LOOKUPS:
+		err = ref_lookups(d);
 		break;
 	default:
 		break;
@@ -163,7 +190,7 @@ static void bench_scrape(void)
 		       t[P_REF_LOOKUPS] ? (double)t[p] / (double)t[P_REF_LOOKUPS] : 0);
 out:
 	lbd_rt_free(&d);
-	mon_free(&d);
+	counters_free(&d.counters);
 	if (d.dp.skel)
 		dp_close(&d.dp);
 	model_free(&d.model);
@@ -220,7 +247,7 @@ static void bench_flows_top(struct dp *dp, __u64 t_count)
 	memset(&d, 0, sizeof(d));
 	model_init(&d.model);
 	sb_init(&out, 1 << 20);
-	if (lbd_rt_init(&d)) {
+	if (lbd_rt_init(&d) || counters_init(&d.counters, &d.dp, &d.model, NULL)) {
 		printf("metrics: out of memory\n");
 		return;
 	}
@@ -229,45 +256,62 @@ static void bench_flows_top(struct dp *dp, __u64 t_count)
 	if (lbd_flows(&d, &c, false, &out))
 		printf("metrics: lbctl flows failed: %s\n", sb_str(&out));
 	t = bench_now_ns() - t0;
-	printf("\n`lbctl flows top 10` on the same table: %.1f ms = %.2fx the plain count\n",
+	printf("\n`lbctl flows top 10` on the same table: %.1f ms = %.2fx the count above (both tables)\n",
 	       (double)t / 1e6, t_count ? (double)t / (double)t_count : 0);
 	memset(&d.dp, 0, sizeof(d.dp)); /* the caller closes it */
+	counters_free(&d.counters);
 	lbd_rt_free(&d);
 	model_free(&d.model);
 	sb_free(&out);
 }
 
+/* lbd's background count (counters_count_step, as its timer runs it), step
+ * by step, each table apart. */
 static void bench_flow_count(void)
 {
+	static const char *const tname[DP_FLOW_TABLES] = { "established", "half_open" };
 	struct dp_opts o = { .flows = XDPLB_DEFAULT_FLOWS };
-	struct dp_flow_walk w = { .table = DP_FLOWS_ESTABLISHED };
-	__u64 t0, t_all, step, step_max = 0, steps = 0, total = 0;
+	__u64 t0, step, t[DP_FLOW_TABLES] = { 0 }, step_max[DP_FLOW_TABLES] = { 0 },
+			steps[DP_FLOW_TABLES] = { 0 }, entries[DP_FLOW_TABLES] = { 0 }, t_all;
+	struct xdplb_model m = { 0 };
+	struct counters c = { 0 };
+	double at, seconds;
+	enum dp_flow_table tb;
 	struct dp dp;
-	long n;
+	int i;
 
-	if (dp_open(&dp, &o) || fill_flows(&dp, XDPLB_DEFAULT_FLOWS)) {
+	if (dp_open(&dp, &o) || fill_flows(&dp, XDPLB_DEFAULT_FLOWS) ||
+	    counters_init(&c, &dp, &m, NULL)) {
 		printf("metrics: flow table setup failed\n");
+		counters_free(&c);
 		return;
 	}
 	t0 = bench_now_ns();
-	while (!w.done) {
+	while (!counters_flow_count(&c, entries, &at, &seconds)) {
+		tb = c.walk.table;
 		step = bench_now_ns();
-		n = dp_flows_walk(&dp, &w, MON_COUNT_STEP, NULL, NULL);
+		counters_count_step(&c);
 		step = bench_now_ns() - step;
-		if (n < 0)
-			break;
-		total += (__u64)n;
-		steps++;
-		step_max = step > step_max ? step : step_max;
+		if (!c.counting && !c.counted)
+			break; /* the count failed (logged) */
+		t[tb] += step;
+		steps[tb]++;
+		step_max[tb] = step > step_max[tb] ? step : step_max[tb];
 	}
 	t_all = bench_now_ns() - t0;
-	printf("\nflow table count (capacity %u), batched walk in steps of %u entries\n",
-	       dp_flows_capacity(&dp, DP_FLOWS_ESTABLISHED), MON_COUNT_STEP);
-	printf("| entries | total ms | ns/entry | steps | longest step ms |\n");
-	printf("| ---: | ---: | ---: | ---: | ---: |\n");
-	printf("| %llu | %.1f | %.1f | %llu | %.2f |\n", (unsigned long long)total,
-	       (double)t_all / 1e6, total ? (double)t_all / (double)total : 0,
-	       (unsigned long long)steps, (double)step_max / 1e6);
+	printf("\nflow table count (capacity %u), lbd's background count in steps of %u entries\n",
+	       counters_flow_capacity(&c, DP_FLOWS_ESTABLISHED), COUNTERS_COUNT_STEP);
+	printf("| table | entries | total ms | ns/entry | steps | longest step ms |\n");
+	printf("| --- | ---: | ---: | ---: | ---: | ---: |\n");
+	for (i = 0; i < DP_FLOW_TABLES; i++)
+		printf("| %s | %llu | %.1f | %.1f | %llu | %.2f |\n", tname[i],
+		       (unsigned long long)entries[i], (double)t[i] / 1e6,
+		       entries[i] ? (double)t[i] / (double)entries[i] : 0,
+		       (unsigned long long)steps[i], (double)step_max[i] / 1e6);
+	printf("| both | %llu | %.1f | | %llu | |\n",
+	       (unsigned long long)(entries[0] + entries[1]), (double)t_all / 1e6,
+	       (unsigned long long)(steps[0] + steps[1]));
+	counters_free(&c);
 	bench_flows_top(&dp, t_all);
 	dp_close(&dp);
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counters.h"
 #include "fixture.h"
 #include "fuzz.h"
 
@@ -78,7 +79,7 @@ static int setup(void)
 		}
 		err |= fix_ring(&dp, 2 * i, ids, 3);
 	}
-	return err ? err : dp_stats(&dp, &last);
+	return err ? err : counters_global(&dp, &last);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -135,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	CHECK(act == XDP_PASS || act == XDP_DROP || act == XDP_TX);
-	CHECK(dp_stats(&dp, &now) == 0);
+	CHECK(counters_global(&dp, &now) == 0);
 	for (a = XDPLB_STAT_ABORTED; a <= XDPLB_STAT_REDIRECT; a++)
 		CHECK(now.v[a] - last.v[a] == (a == act ? 1u : 0u));
 	for (a = 0; a < XDPLB_STAT_MAX; a++)
