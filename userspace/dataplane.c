@@ -740,10 +740,13 @@ long dp_flows_walk(const struct dp *dp, struct dp_flow_walk *w, __u32 max, dp_fl
 		   void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	__u32 size = w->table == DP_FLOWS_HALF_OPEN ? DP_FLOW_BATCH
-		     : max < DP_FLOW_MIN_BATCH ? DP_FLOW_MIN_BATCH
-		     : max > DP_FLOW_BATCH   ? DP_FLOW_BATCH : max;
 	bool half = w->table == DP_FLOWS_HALF_OPEN;
+	/* half-open slots are plain array reads: DP_HALF_SLOTS_PER_ENTRY of them
+	 * cost about one hash-table entry (bucket walk and lock); measured by
+	 * bench-metrics' half-open count */
+	__u64 want = half ? (__u64)max * DP_HALF_SLOTS_PER_ENTRY : max;
+	__u32 size = want < DP_FLOW_MIN_BATCH ? DP_FLOW_MIN_BATCH
+		     : want > DP_FLOW_BATCH   ? DP_FLOW_BATCH : (__u32)want;
 	/* half-open: array slots (index keys; key and value in the value) */
 	const size_t key_max = half ? sizeof(__u32) : sizeof(struct xdplb_flow6_key);
 	const size_t val_max = half ? sizeof(struct xdplb_half6) : sizeof(struct xdplb_flow_val);
@@ -781,9 +784,7 @@ long dp_flows_walk(const struct dp *dp, struct dp_flow_walk *w, __u32 max, dp_fl
 			break;
 		}
 		w->started = true;
-		/* a half-open slot is a plain array read: 16 of them cost about one
-		 * hash-table entry (bucket walk and lock) */
-		read += half ? (count + 15) / 16 : count;
+		read += half ? (count + DP_HALF_SLOTS_PER_ENTRY - 1) / DP_HALF_SLOTS_PER_ENTRY : count;
 		for (i = 0; i < count && !ret; i++) {
 			const char *k = half ? vals + i * vsz : keys + i * ksz;
 			const struct xdplb_flow_val *v =

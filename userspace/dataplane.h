@@ -113,7 +113,7 @@ int dp_flow_events_fd(const struct dp *dp);
  * is adapted there. */
 enum dp_flow_table {
 	DP_FLOWS_ESTABLISHED = 0, /* `flows4` and `flows6` */
-	DP_FLOWS_HALF_OPEN,	  /* `flows4_new` and `flows6_new` */
+	DP_FLOWS_HALF_OPEN,	  /* `halfopen4` and `halfopen6` (arrays: filled slots) */
 	DP_FLOW_TABLES,
 };
 struct dp_flow;
@@ -129,6 +129,7 @@ struct dp_flow_walk {
 };
 #define DP_FLOW_BATCH 4096
 #define DP_FLOW_MIN_BATCH 256 /* a batch holds whole hash buckets */
+#define DP_HALF_SLOTS_PER_ENTRY 4 /* half-open array slots read per unit of `max` */
 __u32 dp_flows_capacity(const struct dp *dp, enum dp_flow_table t);
 /* One step: read batches of max entries (DP_FLOW_MIN_BATCH to
  * DP_FLOW_BATCH) until about `max` entries were read or the table ends
