@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lbd.h"
+#include "log.h"
 #include "persist.h"
 #include "xdplb_hash.h"
 

@@ -25,6 +25,7 @@
 #include "ctl.h"
 #include "http.h"
 #include "lbd.h"
+#include "log.h"
 #include "pinlock.h"
 
 #define LBD_SEED 0x786c6231u /* flow hash seed: the same on every LB node */

@@ -117,8 +117,6 @@ struct lbd {
 	int exit_status;        /* set with stop when lbd cannot go on */
 };
 
-void lbd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* sync.c: derive the datapath from the model and the run-time state. */
 int lbd_sync(struct lbd *d, char *err, size_t errlen);
 void lbd_sync_soon(struct lbd *d);

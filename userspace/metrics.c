@@ -10,6 +10,7 @@
 #include "container_of.h"
 #include "http.h"
 #include "lbd.h"
+#include "log.h"
 #include "metrics.h"
 #include "metrics_text.h"
 #include "version.h"

@@ -22,6 +22,7 @@
 
 #include "container_of.h"
 #include "lbd.h"
+#include "log.h"
 
 #define LBD_ANNOUNCE_MS 2000
 

@@ -17,6 +17,7 @@
 #include "ctl.h"
 #include "hll.h"
 #include "lbd.h"
+#include "log.h"
 
 static const char *const stat_names[XDPLB_STAT_MAX] = { XDPLB_STAT_NAMES };
 

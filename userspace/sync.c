@@ -11,32 +11,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "container_of.h"
 #include "lbd.h"
+#include "log.h"
 #include "maglev.h"
-
-void lbd_log(const char *fmt, ...)
-{
-	char ts[32];
-	struct timespec now;
-	struct tm tm;
-	va_list ap;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ lbd: ", ts, now.tv_nsec / 1000000);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 int lbd_rt_init(struct lbd *d)
 {
