@@ -16,6 +16,7 @@
 #include "http.h"
 #include "../fixture.h"
 #include "lbd.h"
+#include "sync.h"
 #include "xdplb.skel.h"
 
 #define N_VIPS 512
@@ -43,11 +44,12 @@ static int fill_counters(struct bpf_map *m, __u32 n)
 static int setup(struct lbd *d)
 {
 	struct dp_opts o = { .flows = 4096 };
+	struct sync_env env = { .dp = &d->dp, .model = &d->model };
 	char line[128];
-	__u32 i, j, k;
+	__u32 i, j;
 
 	model_init(&d->model);
-	if (lbd_rt_init(d) || mon_init(d) || dp_open(&d->dp, &o))
+	if (!(d->sync = sync_open(&env)) || mon_init(d) || dp_open(&d->dp, &o))
 		return -1;
 	for (i = 0; i < N_VIPS; i++) {
 		snprintf(line, sizeof(line), "vip add 10.1.%u.%u:80/tcp", i / 250, i % 250 + 1);
@@ -61,11 +63,15 @@ static int setup(struct lbd *d)
 				return -1;
 		}
 	}
+	/* every backend healthy and resolved, as adoption records them */
 	for (i = 0; i < d->model.n_vips; i++)
 		for (j = 0; j < d->model.vips[i].n_backends; j++) {
-			k = d->model.vips[i].backends[j].id;
-			d->be[k].used = d->be[k].up = d->be[k].resolved = true;
-			d->be[k].changed_ms = loop_now_ms();
+			const struct xdplb_backend *b = &d->model.vips[i].backends[j];
+			struct xdplb_backend_info be = { .vip_id = d->model.vips[i].id,
+							 .addr = b->addr, .family = b->family,
+							 .flags = XDPLB_BE_F_ACTIVE };
+
+			sync_adopt_backend(d->sync, b->id, &be);
 		}
 	return fill_counters(d->dp.skel->maps.vip_stats, N_VIPS) ||
 	       fill_counters(d->dp.skel->maps.backend_stats, N_VIPS * N_BE_PER_VIP);
@@ -162,7 +168,7 @@ static void bench_scrape(void)
 		       t[P_REF_SHOW] ? (double)t[p] / (double)t[P_REF_SHOW] : 0,
 		       t[P_REF_LOOKUPS] ? (double)t[p] / (double)t[P_REF_LOOKUPS] : 0);
 out:
-	lbd_rt_free(&d);
+	sync_close(d.sync);
 	mon_free(&d);
 	if (d.dp.skel)
 		dp_close(&d.dp);
@@ -213,6 +219,7 @@ static long fill_flows(struct dp *dp, __u32 n)
 static void bench_flows_top(struct dp *dp, __u64 t_count)
 {
 	struct xdplb_cmd c = { .kind = CMD_FLOWS, .top = 10 };
+	struct sync_env env;
 	struct strbuf out;
 	struct lbd d;
 	__u64 t0, t;
@@ -220,7 +227,9 @@ static void bench_flows_top(struct dp *dp, __u64 t_count)
 	memset(&d, 0, sizeof(d));
 	model_init(&d.model);
 	sb_init(&out, 1 << 20);
-	if (lbd_rt_init(&d)) {
+	env = (struct sync_env){ .dp = &d.dp, .model = &d.model };
+	d.sync = sync_open(&env);
+	if (!d.sync) {
 		printf("metrics: out of memory\n");
 		return;
 	}
@@ -232,7 +241,7 @@ static void bench_flows_top(struct dp *dp, __u64 t_count)
 	printf("\n`lbctl flows top 10` on the same table: %.1f ms = %.2fx the plain count\n",
 	       (double)t / 1e6, t_count ? (double)t / (double)t_count : 0);
 	memset(&d.dp, 0, sizeof(d.dp)); /* the caller closes it */
-	lbd_rt_free(&d);
+	sync_close(d.sync);
 	model_free(&d.model);
 	sb_free(&out);
 }
