@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "test_progs.h"
+#include "commands.h"
 #include "ctl.h"
 #include "fixture.h"
 #include "lbd.h"

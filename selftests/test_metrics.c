@@ -13,9 +13,10 @@
 #include <bpf/libbpf.h>
 
 #include "test_progs.h"
+#include "adopt.h"
+#include "commands.h"
 #include "fixture.h"
 #include "http.h"
-#include "adopt.h"
 #include "lbd.h"
 #include "metrics_text.h"
 #include "sync.h"

@@ -9,10 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
 #include "lbd.h"
 #include "log.h"
+#include "node.h"
 #include "persist.h"
 #include "sync.h"
+#include "textform.h"
 #include "xdplb_hash.h"
 
 #define ERRLEN 512

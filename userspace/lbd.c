@@ -22,11 +22,17 @@
 #include <linux/magic.h>
 
 #include "adopt.h"
+#include "announce.h"
+#include "commands.h"
 #include "ctl.h"
 #include "http.h"
 #include "lbd.h"
 #include "log.h"
+#include "neigh.h"
+#include "node.h"
 #include "pinlock.h"
+#include "sync.h"
+#include "textform.h"
 
 #define LBD_SEED 0x786c6231u /* flow hash seed: the same on every LB node */
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* lbd.h - the daemon's state: the model (the one source of truth), what it
- * knows at run time about each VIP and backend (health, neighbour), and
- * the datapath it derives from both. */
+/* lbd.h - the daemon's top-level state: its options, the model (the one
+ * source of truth), the datapath, and the modules that work on them (each
+ * declared in its own header: sync.h derives the datapath, node.h
+ * announces, commands.h answers lbctl, metrics.h measures). */
 #ifndef XDPLB_LBD_H
 #define XDPLB_LBD_H
 
@@ -9,18 +10,18 @@
 #include <sys/types.h>
 #include <signal.h>
 
-#include "announce.h"
 #include "cmdparse.h"
 #include "dataplane.h"
 #include "flowsync.h"
-#include "health.h"
 #include "loop.h"
 #include "metrics.h"
 #include "model.h"
-#include "neigh.h"
 #include "strbuf.h"
-#include "sync.h"
-#include "textform.h"
+
+struct announce;
+struct ctl;
+struct neigh;
+struct sync;
 
 struct lbd_opts {
 	const char *iface;
@@ -56,22 +57,6 @@ struct lbd {
 	volatile sig_atomic_t stop;
 	int exit_status;        /* set with stop when lbd cannot go on */
 };
-
-/* node.c: what this node announces (lbd --announce-table, node drain). */
-bool lbd_vip_serving(const struct lbd *d, const struct xdplb_vip *v);
-/* Is v the first VIP of its address in the model?  (Lists name each address once.) */
-bool lbd_vip_addr_first(const struct lbd *d, const struct xdplb_vip *v);
-/* Whether the address of VIP v is announced now (routes in the table). */
-bool lbd_vip_announced(const struct lbd *d, const struct xdplb_vip *v);
-/* Bring the announcement table in line with drain and health; then every
- * LBD_ANNOUNCE_MS again (which repairs routes removed by hand). */
-void lbd_announce(struct lbd *d);
-int lbd_node_show(const struct lbd *d, bool json, struct strbuf *out);
-/* Start flow sync (--sync-key): NULL model callbacks are node.c's. */
-int lbd_flowsync_open(struct lbd *d, char *err, size_t errlen);
-
-/* commands.c: the control socket's requests. */
-int lbd_handle(void *arg, char *req, size_t len, struct strbuf *out);
 
 /* stats.c: counters and flows. */
 /* A VIP's distinct clients over the last one to two sketch epochs, or -1

@@ -13,7 +13,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "metrics_text.h"
+#include "node.h"
 #include "sync.h"
+#include "textform.h"
 #include "version.h"
 
 static double now_real(void)

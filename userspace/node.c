@@ -20,10 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "announce.h"
 #include "container_of.h"
 #include "lbd.h"
 #include "log.h"
+#include "node.h"
 #include "sync.h"
+#include "textform.h"
 
 #define LBD_ANNOUNCE_MS 2000
 

@@ -18,7 +18,9 @@
 #include "hll.h"
 #include "lbd.h"
 #include "log.h"
+#include "node.h"
 #include "sync.h"
+#include "textform.h"
 
 static const char *const stat_names[XDPLB_STAT_MAX] = { XDPLB_STAT_NAMES };
 

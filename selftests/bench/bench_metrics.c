@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "bench.h"
+#include "commands.h"
 #include "http.h"
 #include "../fixture.h"
 #include "lbd.h"
