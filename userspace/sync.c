@@ -31,6 +31,8 @@
 #define SYNC_MAX_ECHO	     XDPLB_MAX_VIPS
 #define SYNC_REFRESH_TURN_US 1000 /* lookups per loop turn: about this long */
 #define SYNC_REFRESH_SCAN    4096 /* backend ids visited per loop turn, at most */
+/* Besides enum neigh_change: a pass for the backends a sync queued. */
+#define REFRESH_QUEUED (1u << 16)
 
 /* A backend id's run-time state (indexed by backend id). */
 struct be_rt {
@@ -43,6 +45,7 @@ struct be_rt {
 	bool resolved;		/* neighbour known */
 	int resolve_err;	/* why not: -EAGAIN, -ENETUNREACH, ... */
 	struct neigh_result nr;
+	bool lookup_queued;	/* by a sync, for the next refresh pass */
 	__u64 hc_sig;		/* the check parameters hc was started with */
 	__u64 changed_ms;	/* last health change */
 	struct xdplb_backend_info written; /* last value written to the map */
@@ -90,7 +93,7 @@ struct sync {
 	__u32 n_echo;
 	struct loop_timer timer;    /* sync_soon() */
 	bool adopting;		    /* first sync after adopting a pinned datapath */
-	bool resolve_all;	    /* the first sync asks netlink for every backend */
+	bool resolve_all;	    /* the first sync (at start) looks every backend up */
 	struct refresh refresh;
 	__u64 ring_rebuilds, lookups;
 };
@@ -138,6 +141,8 @@ void sync_close(struct sync *s)
 	free(s->echo);
 	free(s);
 }
+
+static void refresh_start(struct sync *s, unsigned int what);
 
 static __u64 fnv(__u64 h, const void *p, size_t len)
 {
@@ -222,6 +227,7 @@ static void be_resolve(struct sync *s, const struct xdplb_vip *v, struct be_rt *
 {
 	int err = nexthop_lookup(s, r, v, &r->nr);
 
+	r->lookup_queued = false;
 	if (err && s->adopting && r->have_written && (r->written.flags & XDPLB_BE_F_ACTIVE)) {
 		/* keep the adopted MAC until the neighbour table answers */
 		memcpy(r->nr.mac, r->written.mac, 6);
@@ -453,7 +459,8 @@ static void vip_rt_reset(struct vip_rt *vr, const struct xdplb_vip *v)
 	vr->ring = vr->ring_prev = XDPLB_NO_RING;
 }
 
-static int vip_sync(struct sync *s, const struct xdplb_vip *v)
+/* *queued counts the backends queued for a lookup by the refresh. */
+static int vip_sync(struct sync *s, const struct xdplb_vip *v, __u32 *queued)
 {
 	struct vip_rt *vr = &s->vip[v->id];
 	__u32 i, retired = XDPLB_NO_RING;
@@ -464,16 +471,21 @@ static int vip_sync(struct sync *s, const struct xdplb_vip *v)
 	for (i = 0; i < v->n_backends; i++) {
 		const struct xdplb_backend *b = &v->backends[i];
 		struct be_rt *r = &s->be[b->id];
-
 		bool fresh = !be_rt_matches(r, v, b);
 
 		if (fresh)
 			be_rt_reset(s, v, b, r);
-		/* netlink only when something may have changed (or is missing);
-		 * neigh.c calls `changed` at least every 30 s, which keeps every
-		 * backend's next hop followed */
-		if (fresh || !r->resolved || s->resolve_all)
+		/* netlink here only for a backend this sync adds (the change
+		 * that adds it answers with it in place) and at start; one
+		 * still unresolved is looked up again by the refresh, in steps
+		 * (neigh.c calls `changed` at least every 30 s, which keeps
+		 * every backend's next hop followed) */
+		if (fresh || s->resolve_all)
 			be_resolve(s, v, r);
+		else if (!r->resolved && !r->lookup_queued) {
+			r->lookup_queued = true;
+			(*queued)++;
+		}
 		err = be_write(s, v, b->id, r);
 		if (err)
 			return err;
@@ -624,18 +636,19 @@ int sync_run(struct sync *s, char *err, size_t errlen)
 {
 	const struct xdplb_model *m = s->env.model;
 	char vs[XDPLB_VIP_STRLEN];
-	__u32 i;
-	int ret;
+	__u32 i, queued = 0;
+	int ret = 0;
 
 	if (s->env.loop)
 		loop_timer_cancel(s->env.loop, &s->timer);
-	for (i = 0; i < m->n_vips; i++) {
-		ret = vip_sync(s, &m->vips[i]);
-		if (ret) {
-			snprintf(err, errlen, "cannot update the datapath for VIP %s: %s",
-				 vip_format(&m->vips[i].key, vs, sizeof(vs)), strerror(-ret));
-			return ret;
-		}
+	for (i = 0; i < m->n_vips && !ret; i++)
+		ret = vip_sync(s, &m->vips[i], &queued);
+	if (queued)
+		refresh_start(s, REFRESH_QUEUED);
+	if (ret) {
+		snprintf(err, errlen, "cannot update the datapath for VIP %s: %s",
+			 vip_format(&m->vips[i - 1].key, vs, sizeof(vs)), strerror(-ret));
+		return ret;
 	}
 	ret = echo_sync(s);
 	if (!ret)
@@ -679,18 +692,19 @@ static bool nr_equal(const struct neigh_result *a, const struct neigh_result *b)
 	       a->nh_family == b->nh_family && !memcmp(&a->nexthop, &b->nexthop, sizeof(a->nexthop));
 }
 
-/* Does backend r need a lookup for a pass answering `why`?  Every one
- * after a route or link change; after neighbour changes, those whose next
- * hop's MAC is not what they have; every 30 s also those not resolved (a
- * failed neighbour is solicited again) or resolved without a next hop (a
- * MAC kept from the adopted datapath). */
+/* Does backend r need a lookup for a pass answering `why`?  One a sync
+ * queued, in any pass.  Every one after a route or link change; after
+ * neighbour changes, those whose next hop's MAC is not what they have;
+ * every 30 s also those not resolved (a failed neighbour is solicited
+ * again) or resolved without a next hop (a MAC kept from the adopted
+ * datapath). */
 static bool be_stale(const struct sync *s, const struct be_rt *r, unsigned int why)
 {
-	if (why & NEIGH_CHANGED_PATHS)
+	if (r->lookup_queued || (why & NEIGH_CHANGED_PATHS))
 		return true;
 	if ((why & NEIGH_RESYNC) && (!r->resolved || !r->nr.nh_family))
 		return true;
-	return s->env.neigh && !neigh_current(s->env.neigh, &r->nr);
+	return (why & ~REFRESH_QUEUED) && s->env.neigh && !neigh_current(s->env.neigh, &r->nr);
 }
 
 /* Look backend id up again; true if its result changed (the next sync
@@ -703,6 +717,7 @@ static bool be_lookup(struct sync *s, __u32 id)
 	struct neigh_result nr;
 	int err;
 
+	r->lookup_queued = false;
 	if (!v || v->id != r->vip_id)
 		return false; /* on its way out: the next sync drops it */
 	err = nexthop_lookup(s, r, v, &nr);
@@ -722,8 +737,6 @@ static __u64 now_us(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000000 + (__u64)ts.tv_nsec / 1000;
 }
-
-static void refresh_start(struct sync *s, unsigned int what);
 
 static void refresh_done(struct sync *s)
 {
@@ -784,6 +797,8 @@ static void refresh_start(struct sync *s, unsigned int what)
 {
 	struct refresh *rf = &s->refresh;
 
+	if (!s->env.loop)
+		return; /* nothing runs one (tests that only ask) */
 	if (rf->why) {
 		rf->pending |= what;
 		return;
@@ -928,6 +943,9 @@ char *sync_fingerprint(const struct sync *s, __u32 id, char *buf, size_t len)
 struct sync_stats sync_stats(const struct sync *s)
 {
 	struct sync_stats st = { .ring_rebuilds = s->ring_rebuilds, .lookups = s->lookups };
+	__u32 id;
 
+	for (id = 0; id < XDPLB_MAX_BACKENDS; id++)
+		st.lookups_queued += s->be[id].used && s->be[id].lookup_queued;
 	return st;
 }

@@ -45,8 +45,11 @@ void sync_close(struct sync *s);
 /* Reconcile the datapath with the model, by id: backend entries (active:
  * healthy and resolved), each VIP's ring (rebuilt when its members or
  * weights changed) and entry, one echo key per VIP address; then what the
- * model no longer has.  Returns 0, or -errno with a message in err (what
- * failed is retried by the next sync). */
+ * model no longer has.  A backend is looked up (netlink) by the sync that
+ * adds it, and by the first one; a backend still unresolved is queued for
+ * the next refresh pass, which looks it up in a later loop turn.  Returns
+ * 0, or -errno with a message in err (what failed is retried by the next
+ * sync). */
 int sync_run(struct sync *s, char *err, size_t errlen);
 /* A sync within SYNC_DELAY_MS (health and neighbour events come in bursts). */
 void sync_soon(struct sync *s);
@@ -93,6 +96,7 @@ struct sync_vip_state {
 struct sync_stats {
 	__u64 ring_rebuilds;  /* all VIPs' */
 	__u64 lookups;	      /* next-hop lookups asked of the neighbour module */
+	__u32 lookups_queued; /* backends a sync left to a refresh pass, not looked up yet */
 };
 
 /* All zero (known false) for an id sync has no backend for. */
