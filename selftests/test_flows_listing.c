@@ -19,9 +19,11 @@
 #include <bpf/libbpf.h>
 
 #include "test_progs.h"
+#include "commands.h"
 #include "ctl.h"
 #include "fixture.h"
 #include "lbd.h"
+#include "sync.h"
 
 #define N_FLOWS 200000
 #define VIP "10.0.0.100:80/tcp"
@@ -143,14 +145,18 @@ static int setup(struct lbd *d, const char *path)
 {
 	struct dp_opts o = { .flows = (__u32)(libbpf_num_possible_cpus() * (N_FLOWS + N_FLOWS / 4)) };
 	struct xdplb_config cfg = { .mtu = FIX_MTU, .seed = FIX_SEED };
+	struct sync_env env = { .dp = &d->dp, .model = &d->model };
+	struct xdplb_backend_info be = { .flags = XDPLB_BE_F_ACTIVE };
 	const struct xdplb_vip *v;
 	char err[256];
 	__u32 id;
 
 	memset(d, 0, sizeof(*d));
 	model_init(&d->model);
-	if (lbd_rt_init(d) || counters_init(&d->counters, &d->dp, &d->model, NULL) ||
-	    dp_open(&d->dp, &o) || dp_config_set(&d->dp, &cfg))
+	d->loop = env.loop = loop_new();
+	if (!d->loop || !(d->sync = sync_open(&env)) ||
+	    counters_init(&d->counters, &d->dp, &d->model, NULL) || dp_open(&d->dp, &o) ||
+	    dp_config_set(&d->dp, &cfg))
 		return -1;
 	if (fix_apply(&d->model, "vip add " VIP) ||
 	    fix_apply(&d->model, "backend add " VIP " 10.0.1.1") ||
@@ -158,14 +164,12 @@ static int setup(struct lbd *d, const char *path)
 		return -1;
 	v = &d->model.vips[0];
 	id = v->backends[0].id;
-	d->be[id].used = d->be[id].up = d->be[id].resolved = true;
-	d->be[id].vip_id = v->id;
-	d->be[id].addr = v->backends[0].addr;
-	d->be[id].family = v->backends[0].family;
+	/* the backend in the datapath, healthy and resolved, as adoption records it */
+	be.vip_id = v->id;
+	be.addr = v->backends[0].addr;
+	be.family = v->backends[0].family;
+	sync_adopt_backend(d->sync, id, &be);
 	if (fill(d, v->id, id))
-		return -1;
-	d->loop = loop_new();
-	if (!d->loop)
 		return -1;
 	d->ctl = ctl_open(d->loop, path, lbd_handle, d, err, sizeof(err));
 	if (!d->ctl)
@@ -176,9 +180,9 @@ static int setup(struct lbd *d, const char *path)
 static void teardown(struct lbd *d)
 {
 	ctl_close(d->ctl);
+	sync_close(d->sync);
 	if (d->loop)
 		loop_free(d->loop);
-	lbd_rt_free(d);
 	counters_free(&d->counters);
 	if (d->dp.skel)
 		dp_close(&d->dp);

@@ -15,10 +15,13 @@
 #include <bpf/libbpf.h>
 
 #include "test_progs.h"
+#include "adopt.h"
+#include "commands.h"
 #include "fixture.h"
 #include "http.h"
 #include "lbd.h"
 #include "metrics_text.h"
+#include "sync.h"
 #include "xdplb.skel.h"
 
 static const char *sb_s(struct strbuf *sb)
@@ -402,13 +405,16 @@ static bool page_well_formed(struct strbuf *page, int *n_samples)
 
 static int setup_lbd(struct lbd *d)
 {
+	struct sync_env env = { .dp = &d->dp, .model = &d->model };
 	const struct xdplb_vip *v;
+	char err[256];
 	__u32 i, ids[2];
 
 	memset(d, 0, sizeof(*d));
 	model_init(&d->model);
-	if (lbd_rt_init(d) || counters_init(&d->counters, &d->dp, &d->model, NULL) ||
-	    open_dp(&d->dp, 4096))
+	d->loop = env.loop = loop_new();
+	if (!d->loop || !(d->sync = sync_open(&env)) ||
+	    counters_init(&d->counters, &d->dp, &d->model, NULL) || open_dp(&d->dp, 4096))
 		return -1;
 	if (fix_apply(&d->model, "vip add 10.0.0.100:53/udp") ||
 	    fix_apply(&d->model, "vip add [2001:db8::1]:443/tcp") ||
@@ -416,35 +422,38 @@ static int setup_lbd(struct lbd *d)
 	    fix_apply(&d->model, "backend add 10.0.0.100:53/udp 10.0.1.2 weight 0") ||
 	    fix_apply(&d->model, "backend add [2001:db8::1]:443/tcp 2001:db8::11"))
 		return -1;
-	/* the datapath of the model's first VIP, by its ids; backends up */
+	/* the datapath of the model's first VIP, by its ids, as an earlier lbd
+	 * left it (backends active), adopted and synced as lbd does on start:
+	 * its ring is rebuilt of the backend of weight 1; the other VIP's
+	 * backend does not resolve (no neighbour module), its ring is empty */
 	v = &d->model.vips[0];
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2; i++)
 		ids[i] = v->backends[i].id;
-		d->be[ids[i]].used = d->be[ids[i]].up = d->be[ids[i]].resolved = true;
-		d->be[ids[i]].vip_id = v->id;
-		d->be[ids[i]].addr = v->backends[i].addr;
-		d->be[ids[i]].family = v->backends[i].family;
+	if (fix_vip(&d->dp, 4, VIP4, 53, IPPROTO_UDP, XDPLB_METHOD_L2, v->id, 0) ||
+	    fix_backend(&d->dp, ids[0], v->id, 4, "10.0.1.1", MAC_BE[0], true) ||
+	    fix_backend(&d->dp, ids[1], v->id, 4, "10.0.1.2", MAC_BE[1], true) ||
+	    fix_ring(&d->dp, 2 * v->id, ids, 1) || adopt_ids(&d->dp, &d->model, d->sync))
+		return -1;
+	if (sync_run(d->sync, err, sizeof(err))) {
+		fprintf(stderr, "sync: %s\n", err);
+		return -1;
 	}
-	d->vip[v->id].rebuilds = 4;
-	d->vip[v->id].up = 1; /* its ring: the backend of weight 1 */
-	d->vip[v->id].fingerprint = 0xabcdef0123456789ull;
-	d->ring_rebuilds = 5;
-	return fix_vip(&d->dp, 4, VIP4, 53, IPPROTO_UDP, XDPLB_METHOD_L2, v->id, 0) ||
-	       fix_backend(&d->dp, ids[0], v->id, 4, "10.0.1.1", MAC_BE[0], true) ||
-	       fix_backend(&d->dp, ids[1], v->id, 4, "10.0.1.2", MAC_BE[1], true) ||
-	       fix_ring(&d->dp, 2 * v->id, ids, 1);
+	return 0;
 }
 
 static void teardown_lbd(struct lbd *d)
 {
-	lbd_rt_free(d);
+	sync_close(d->sync);
+	if (d->loop)
+		loop_free(d->loop);
 	counters_free(&d->counters);
 	if (d->dp.skel)
 		dp_close(&d->dp);
 	model_free(&d->model);
 }
 
-static void check_page(struct strbuf *page)
+/* fp: the fingerprint of the first VIP's ring, as sync has it */
+static void check_page(struct strbuf *page, const char *fp)
 {
 	const char *vip = "{vip=\"10.0.0.100:53/udp\"}";
 	const char *be = "{vip=\"10.0.0.100:53/udp\",backend=\"10.0.1.1\"}";
@@ -462,7 +471,7 @@ static void check_page(struct strbuf *page)
 	EXPECT("xdplb_vip_packets_total", vip, "30");
 	EXPECT("xdplb_vip_bytes_total", vip, "4260"); /* 30 * 142 */
 	EXPECT("xdplb_vip_new_flows_total", vip, "3");
-	EXPECT("xdplb_vip_ring_rebuilds_total", vip, "4");
+	EXPECT("xdplb_vip_ring_rebuilds_total", vip, "1"); /* its ring, once */
 	EXPECT("xdplb_vip_backends", vip, "2");
 	EXPECT("xdplb_vip_unique_clients", vip, "1"); /* one client address */
 	EXPECT("xdplb_vip_unique_clients", "{vip=\"[2001:db8::1]:443/tcp\"}", "0");
@@ -480,14 +489,17 @@ static void check_page(struct strbuf *page)
 	EXPECT("xdplb_flow_table_misses_total", "{packet=\"syn\"}", "3");
 	EXPECT("xdplb_flow_table_misses_total", "{packet=\"nonsyn\"}", "0");
 	EXPECT("xdplb_flow_table_capacity", "{table=\"established\"}", "8192");
-	EXPECT("xdplb_ring_rebuilds_total", "", "5");
+	EXPECT("xdplb_ring_rebuilds_total", "", "2"); /* with the other VIP's empty one */
 	EXPECT("xdplb_control_operations_total", "{command=\"stats\",result=\"ok\"}", "1");
 	EXPECT("xdplb_control_operations_total", "{command=\"vip show\",result=\"error\"}", "1");
 	EXPECT("xdplb_control_operations_total", "{command=\"invalid\",result=\"error\"}", "1");
 	EXPECT("xdplb_vips", "", "2");
 	EXPECT("xdplb_vip_serving", vip, "1");
 	EXPECT("xdplb_vip_serving", "{vip=\"[2001:db8::1]:443/tcp\"}", "0");
-	EXPECT("xdplb_vip_ring_info", "{vip=\"10.0.0.100:53/udp\",fingerprint=\"abcdef012345\"}", "1");
+	ASSERT_EQ(strlen(fp), 12, "a ring's fingerprint: 12 hex digits");
+	snprintf(series, sizeof(series), "xdplb_vip_ring_info{vip=\"10.0.0.100:53/udp\",fingerprint=\"%s\"}", fp);
+	snprintf(exp, sizeof(exp), "%s 1", series);
+	ASSERT_STREQ(sample(page, series), exp, series);
 	EXPECT("xdplb_vip_ring_info", "{vip=\"[2001:db8::1]:443/tcp\",fingerprint=\"-\"}", "1");
 	ASSERT_TRUE(!strstr(page->buf, "xdplb_address_announced"), "no --announce-table: not shown");
 	EXPECT("xdplb_node_drained", "", "0");
@@ -534,12 +546,9 @@ TEST(metrics_lbd)
 	if (test__start_subtest("flow_lookup_needs_seed")) {
 		/* the config map unreadable: flow lookup refuses rather than
 		 * hashing with seed 0 (a wrong backend named as the answer) */
-		__u32 vid = d.model.vips[0].id;
 		int cfd = bpf_map__fd(d.dp.skel->maps.config), saved = dup(cfd),
 		    nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-		d.vip[vid].ring = 2 * vid;
-		d.vip[vid].ring_size = 1;
 		ASSERT_OK(ask(&d, "flow lookup 10.0.0.100:53/udp 192.0.2.99:1234", &out),
 			  "lookup with the seed readable");
 		if (ASSERT_GE(saved, 0, "dup") && ASSERT_GE(nul, 0, "open") &&
@@ -553,7 +562,6 @@ TEST(metrics_lbd)
 			close(saved);
 		if (nul >= 0)
 			close(nul);
-		d.vip[vid].ring_size = 0;
 	}
 	if (test__start_subtest("count_start_kept")) {
 		/* a count 5 s in, between the IPv4 and IPv6 established maps
@@ -561,9 +569,7 @@ TEST(metrics_lbd)
 		 * stays where it was */
 		int k;
 
-		d.loop = loop_new();
-		if (ASSERT_OK_PTR(d.loop, "loop") &&
-		    ASSERT_OK(counters_start(&d.counters, d.loop), "counters_start")) {
+		if (ASSERT_OK(counters_start(&d.counters, d.loop), "counters_start")) {
 			struct counters *c = &d.counters;
 
 			memset(&c->walk, 0, sizeof(c->walk));
@@ -582,13 +588,12 @@ TEST(metrics_lbd)
 		d.counters.counted = d.counters.counting = false;
 		memset(d.counters.entries, 0, sizeof(d.counters.entries));
 		memset(&d.counters.walk, 0, sizeof(d.counters.walk));
-		if (d.loop)
-			loop_free(d.loop);
-		d.loop = NULL;
 	}
 	if (test__start_subtest("page")) {
+		char fp[24];
+
 		ASSERT_OK(metrics_render(&d, &page), "render");
-		check_page(&page);
+		check_page(&page, sync_fingerprint(d.sync, d.model.vips[0].id, fp, sizeof(fp)));
 	}
 	if (test__start_subtest("stats_json_rates")) {
 		ASSERT_OK(ask(&d, "-j stats 10.0.0.100:53/udp", &out), "stats");
@@ -646,17 +651,15 @@ TEST(metrics_lbd)
 		int bfd = bpf_map__fd(d.dp.skel->maps.backends), saved = dup(bfd),
 		    nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-		d.loop = loop_new();
-		if (ASSERT_OK_PTR(d.loop, "loop") && ASSERT_GE(saved, 0, "dup") &&
-		    ASSERT_GE(nul, 0, "open") &&
-		    ASSERT_OK(lbd_sync(&d, err, sizeof(err)), "first sync") &&
+		if (ASSERT_GE(saved, 0, "dup") && ASSERT_GE(nul, 0, "open") &&
+		    ASSERT_OK(sync_run(d.sync, err, sizeof(err)), "sync") &&
 		    ASSERT_OK(fix_apply(&d.model, "backend del 10.0.0.100:53/udp 10.0.1.2"), "del") &&
 		    ASSERT_EQ(dup2(nul, bfd), bfd, "break the backends map")) {
-			ASSERT_ERR(lbd_sync(&d, err, sizeof(err)), "sync with the map broken");
+			ASSERT_ERR(sync_run(d.sync, err, sizeof(err)), "sync with the map broken");
 			dup2(saved, bfd);
-			ASSERT_TRUE(d.be[id].used, "the backend is still known");
-			ASSERT_OK(lbd_sync(&d, err, sizeof(err)), "sync again");
-			ASSERT_FALSE(d.be[id].used, "now forgotten");
+			ASSERT_TRUE(sync_backend(d.sync, id).known, "the backend is still known");
+			ASSERT_OK(sync_run(d.sync, err, sizeof(err)), "sync again");
+			ASSERT_FALSE(sync_backend(d.sync, id).known, "now forgotten");
 			ASSERT_OK(dp_backend_get(&d.dp, id, &bi), "entry");
 			ASSERT_EQ(bi.flags & XDPLB_BE_F_ACTIVE, 0, "entry inactive");
 		}
@@ -664,9 +667,6 @@ TEST(metrics_lbd)
 			close(saved);
 		if (nul >= 0)
 			close(nul);
-		if (d.loop)
-			loop_free(d.loop);
-		d.loop = NULL;
 	}
 out:
 	teardown_lbd(&d);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lbd.h"
+#include "adopt.h"
 
 struct pinned_be {
 	__u32 vip_id;
@@ -27,61 +27,30 @@ static int pinned_be_cmp(const void *a, const void *b)
 }
 
 struct adopt_ctx {
-	struct lbd *d;
+	const struct dp *dp;
+	struct sync *sync;
 	struct pinned_be *be;
 	__u32 n_be;
 };
 
 static int adopt_vip(void *ctx, const struct xdplb_vip_key *k, const struct xdplb_vip_info *vi)
 {
-	struct lbd *d = ((struct adopt_ctx *)ctx)->d;
-	struct vip_rt *vr;
-
-	if (vi->flags & XDPLB_VIP_F_ECHO) {
-		if (d->n_echo < LBD_MAX_ECHO)
-			d->echo[d->n_echo++] = *k;
-		return 0;
-	}
-	if (vi->vip_id >= XDPLB_MAX_VIPS)
-		return 0;
-	vr = &d->vip[vi->vip_id];
-	vr->used = true;
-	vr->key = *k;
-	vr->ring = vi->ring;
-	vr->ring_size = vi->ring_size;
-	vr->ring_prev = vi->ring_prev;
-	vr->ring_prev_size = vi->ring_prev_size;
-	vr->written = *vi;
-	vr->have_written = true;
-	if (vi->ring < XDPLB_MAX_RINGS)
-		d->ring_used[vi->ring] = 1;
-	if (vi->ring_prev < XDPLB_MAX_RINGS)
-		d->ring_used[vi->ring_prev] = 1;
+	sync_adopt_vip(((struct adopt_ctx *)ctx)->sync, k, vi);
 	return 0;
 }
 
 static int adopt_backends(struct adopt_ctx *c)
 {
-	struct lbd *d = c->d;
 	struct xdplb_backend_info be;
-	struct be_rt *r;
 	__u32 id;
 
 	c->be = calloc(XDPLB_MAX_BACKENDS, sizeof(*c->be));
 	if (!c->be)
 		return -ENOMEM;
 	for (id = 0; id < XDPLB_MAX_BACKENDS; id++) {
-		if (dp_backend_get(&d->dp, id, &be) || !be.family)
+		if (dp_backend_get(c->dp, id, &be) || !be.family)
 			continue;
-		r = &d->be[id];
-		r->used = true;
-		r->lbd = d;
-		r->vip_id = be.vip_id;
-		r->addr = be.addr;
-		r->family = be.family;
-		r->written = be;
-		r->have_written = true;
-		r->up = r->resolved = !!(be.flags & XDPLB_BE_F_ACTIVE);
+		sync_adopt_backend(c->sync, id, &be);
 		c->be[c->n_be++] = (struct pinned_be){ be.vip_id, be.family, be.addr, id };
 	}
 	qsort(c->be, c->n_be, sizeof(*c->be), pinned_be_cmp);
@@ -93,7 +62,7 @@ static long pinned_vip_id(void *ctx, const struct xdplb_vip *v)
 	struct adopt_ctx *c = ctx;
 	struct xdplb_vip_info vi;
 
-	if (dp_vip_get(&c->d->dp, &v->key, &vi) || (vi.flags & XDPLB_VIP_F_ECHO))
+	if (dp_vip_get(c->dp, &v->key, &vi) || (vi.flags & XDPLB_VIP_F_ECHO))
 		return -1;
 	return vi.vip_id;
 }
@@ -107,25 +76,19 @@ static long pinned_be_id(void *ctx, const struct xdplb_vip *v, const struct xdpl
 	return hit ? (long)hit->id : -1;
 }
 
-int lbd_adopt_ids(struct lbd *d)
+int adopt_ids(const struct dp *dp, struct xdplb_model *m, struct sync *sync)
 {
-	struct adopt_ctx c = { .d = d };
+	struct adopt_ctx c = { .dp = dp, .sync = sync };
 	struct model_id_source src = { pinned_vip_id, pinned_be_id, &c };
-	__u32 slot;
 	int err;
 
-	err = dp_vips_for_each(&d->dp, adopt_vip, &c);
+	err = dp_vips_for_each(dp, adopt_vip, &c);
 	if (!err)
 		err = adopt_backends(&c);
-	if (!err && model_assign_ids(&d->model, &src))
+	if (!err && model_assign_ids(m, &src))
 		err = -ENOMEM;
 	free(c.be);
-	if (err)
-		return err;
-	/* rings no VIP names are leftovers of an interrupted update */
-	for (slot = 0; slot < XDPLB_MAX_RINGS; slot++)
-		if (!d->ring_used[slot])
-			dp_ring_clear(&d->dp, slot);
-	d->adopting = true;
-	return 0;
+	if (!err)
+		sync_adopt_done(sync);
+	return err;
 }

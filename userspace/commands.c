@@ -9,8 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
 #include "lbd.h"
+#include "log.h"
+#include "node.h"
 #include "persist.h"
+#include "sync.h"
+#include "textform.h"
 #include "xdplb_hash.h"
 
 #define ERRLEN 512
@@ -67,7 +72,7 @@ static int commit(struct lbd *d, struct xdplb_model *next, struct strbuf *out)
 	}
 	old = d->model;
 	d->model = *next;
-	if (!lbd_sync(d, err, sizeof(err))) {
+	if (!sync_run(d->sync, err, sizeof(err))) {
 		model_free(&old);
 		if (d->flowsync)
 			flowsync_config_changed(d->flowsync);
@@ -86,11 +91,11 @@ static int commit(struct lbd *d, struct xdplb_model *next, struct strbuf *out)
 		lbd_log("warning: the state file still holds the refused configuration (a "
 			"restart would apply it): %s", err2);
 	sb_free(&text);
-	if (lbd_sync(d, err2, sizeof(err2))) {
+	if (sync_run(d->sync, err2, sizeof(err2))) {
 		/* the old model's datapath is not fully back either: say so, retry soon */
 		lbd_log("warning: restoring the previous configuration's datapath failed, "
 			"retrying: %s", err2);
-		lbd_sync_soon(d);
+		sync_soon(d->sync);
 	}
 	return fail(out, err);
 }
@@ -138,19 +143,19 @@ static int do_restore(struct lbd *d, char *text, size_t len, struct strbuf *out)
 static void show_backend_text(const struct lbd *d, const struct xdplb_backend *b,
 			      struct strbuf *out)
 {
-	const struct be_rt *r = &d->be[b->id];
+	struct sync_backend_state r = sync_backend(d->sync, b->id);
 	char a[XDPLB_ADDR_STRLEN], nh[XDPLB_ADDR_STRLEN + 32] = "-";
 
-	if (r->resolved)
-		snprintf(nh, sizeof(nh), "%02x:%02x:%02x:%02x:%02x:%02x", r->nr.mac[0],
-			 r->nr.mac[1], r->nr.mac[2], r->nr.mac[3], r->nr.mac[4], r->nr.mac[5]);
-	else if (r->used)
+	if (r.resolved)
+		snprintf(nh, sizeof(nh), "%02x:%02x:%02x:%02x:%02x:%02x", r.mac[0], r.mac[1],
+			 r.mac[2], r.mac[3], r.mac[4], r.mac[5]);
+	else if (r.known)
 		snprintf(nh, sizeof(nh), "(%s)",
-			 r->resolve_err == -EAGAIN ? "resolving" : strerror(-r->resolve_err));
+			 r.resolve_err == -EAGAIN ? "resolving" : strerror(-r.resolve_err));
 	sb_printf(out, "    %-40s weight %-5u %-10s %s%s%s\n",
-		  addr_format(&b->addr, b->family, a, sizeof(a)), b->weight, be_state(d, b), nh,
-		  r->hc && !r->up && *hc_last_error(r->hc) ? "  check: " : "",
-		  r->hc && !r->up ? hc_last_error(r->hc) : "");
+		  addr_format(&b->addr, b->family, a, sizeof(a)), b->weight,
+		  sync_backend_status(d->sync, b), nh,
+		  !r.healthy && *r.check_error ? "  check: " : "", r.healthy ? "" : r.check_error);
 }
 
 static void show_vip_text(const struct lbd *d, const struct xdplb_vip *v, struct strbuf *out)
@@ -162,9 +167,9 @@ static void show_vip_text(const struct lbd *d, const struct xdplb_vip *v, struct
 	sb_printf(out, "%s %s (%u backends; %s: %u of need %u up%s; ring %s)\n",
 		  vip_format(&v->key, vs, sizeof(vs)), vip_opts_format(&v->opts, os, sizeof(os)),
 		  v->n_backends, lbd_vip_serving(d, v) ? "serving" : "not serving",
-		  d->vip[v->id].up, v->opts.need,
+		  sync_vip(d->sync, v->id).up, v->opts.need,
 		  !d->announce ? "" : lbd_vip_announced(d, v) ? ", announced" : ", not announced",
-		  lbd_fingerprint(&d->vip[v->id], fp, sizeof(fp)));
+		  sync_fingerprint(d->sync, v->id, fp, sizeof(fp)));
 	for (i = 0; i < v->n_backends; i++)
 		show_backend_text(d, &v->backends[i], out);
 }
@@ -172,25 +177,25 @@ static void show_vip_text(const struct lbd *d, const struct xdplb_vip *v, struct
 static void show_backend_json(const struct lbd *d, const struct xdplb_backend *b,
 			      struct strbuf *out)
 {
-	const struct be_rt *r = &d->be[b->id];
+	struct sync_backend_state r = sync_backend(d->sync, b->id);
 	char a[XDPLB_ADDR_STRLEN], mac[18] = "";
 
-	if (r->resolved)
-		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", r->nr.mac[0],
-			 r->nr.mac[1], r->nr.mac[2], r->nr.mac[3], r->nr.mac[4], r->nr.mac[5]);
+	if (r.resolved)
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", r.mac[0], r.mac[1],
+			 r.mac[2], r.mac[3], r.mac[4], r.mac[5]);
 	sb_printf(out, "{\"address\":");
 	sb_json_str(out, addr_format(&b->addr, b->family, a, sizeof(a)));
 	sb_printf(out, ",\"id\":%u,\"weight\":%u,\"state\":\"%s\",\"mac\":", b->id, b->weight,
-		  be_state(d, b));
+		  sync_backend_status(d->sync, b));
 	sb_json_str(out, mac);
-	sb_printf(out, ",\"ifindex\":%u,\"check_error\":", r->resolved ? r->nr.ifindex : 0);
-	sb_json_str(out, r->hc ? hc_last_error(r->hc) : "");
+	sb_printf(out, ",\"ifindex\":%u,\"check_error\":", r.ifindex);
+	sb_json_str(out, r.check_error);
 	sb_printf(out, "}");
 }
 
 static void show_vip_json(const struct lbd *d, const struct xdplb_vip *v, struct strbuf *out)
 {
-	const struct vip_rt *vr = &d->vip[v->id];
+	struct sync_vip_state vr = sync_vip(d->sync, v->id);
 	char vs[XDPLB_VIP_STRLEN], fp[24];
 	__u32 i;
 
@@ -205,9 +210,9 @@ static void show_vip_json(const struct lbd *d, const struct xdplb_vip *v, struct
 		  "\"serving\":%s,\"announced\":%s,\"fingerprint\":\"%s\",\"backends\":[",
 		  v->opts.interval_ms, v->opts.timeout_ms, v->opts.fall, v->opts.rise,
 		  v->opts.flags & XDPLB_VIP_F_HASH_SRC ? "true" : "false",
-		  (unsigned long long)vr->rebuilds, v->opts.need, vr->up,
-		  lbd_vip_serving(d, v) ? "true" : "false",
-		  lbd_vip_announced(d, v) ? "true" : "false", lbd_fingerprint(vr, fp, sizeof(fp)));
+		  (unsigned long long)vr.rebuilds, v->opts.need, vr.up,
+		  lbd_vip_serving(d, v) ? "true" : "false", lbd_vip_announced(d, v) ? "true" : "false",
+		  sync_fingerprint(d->sync, v->id, fp, sizeof(fp)));
 	for (i = 0; i < v->n_backends; i++) {
 		if (i)
 			sb_append(out, ",", 1);
@@ -271,7 +276,7 @@ static int do_flow_lookup(struct lbd *d, const struct xdplb_cmd *c, bool json,
 	struct dp_flow f = { .family = c->vip.family, .proto = c->vip.proto, .src = c->client,
 			     .dst = c->vip.addr, .sport = htons(c->client_port),
 			     .dport = c->vip.port };
-	const struct vip_rt *vr;
+	struct sync_vip_state vr;
 	const char *from = "ring";
 	char a[XDPLB_ADDR_STRLEN] = "none", vs[XDPLB_VIP_STRLEN], msg[128];
 	__u32 id = XDPLB_NO_BACKEND, i, hash;
@@ -281,18 +286,18 @@ static int do_flow_lookup(struct lbd *d, const struct xdplb_cmd *c, bool json,
 		snprintf(msg, sizeof(msg), "no VIP %s", vip_format(&c->vip, vs, sizeof(vs)));
 		return fail(out, msg);
 	}
-	vr = &d->vip[v->id];
+	vr = sync_vip(d->sync, v->id);
 	if (dp_flow_lookup(&d->dp, &f) == 1 && f.v.vip_id == v->id) {
 		id = f.v.backend_id;
 		from = f.established ? "flow table" : "flow table (half-open)";
-	} else if (vr->ring_size) {
+	} else if (vr.ring_size) {
 		err = lookup_hash(d, c, &hash);
 		if (err) {
 			snprintf(msg, sizeof(msg), "cannot read the datapath's hash seed: %s",
 				 strerror(-err));
 			return fail(out, msg);
 		}
-		dp_ring_get(&d->dp, vr->ring, hash % vr->ring_size, &id);
+		dp_ring_get(&d->dp, vr.ring, hash % vr.ring_size, &id);
 	}
 	for (i = 0; i < v->n_backends; i++)
 		if (v->backends[i].id == id)
@@ -380,7 +385,5 @@ int lbd_handle(void *arg, char *req, size_t len, struct strbuf *out)
 		ret = handle_cmd(d, c, json, rest, (size_t)(req + len - rest), out);
 	mon_count_op(d, c->kind, ret == 0);
 	free(c);
-	d->ctl_ops++;
-	d->ctl_errors += ret != 0;
 	return ret;
 }

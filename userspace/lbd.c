@@ -21,11 +21,18 @@
 #include <sys/stat.h>
 #include <linux/magic.h>
 
-#include "container_of.h"
+#include "adopt.h"
+#include "announce.h"
+#include "commands.h"
 #include "ctl.h"
 #include "http.h"
 #include "lbd.h"
+#include "log.h"
+#include "neigh.h"
+#include "node.h"
 #include "pinlock.h"
+#include "sync.h"
+#include "textform.h"
 
 #define LBD_SEED 0x786c6231u /* flow hash seed: the same on every LB node */
 
@@ -396,136 +403,6 @@ static bool iface_gone(struct lbd *d)
 	return true;
 }
 
-/* ---- backends' next hops after neighbour, route and link events ---- */
-
-#define LBD_REFRESH_TURN_US 1000 /* lookups per loop turn: about this long */
-#define LBD_REFRESH_SCAN    4096 /* backend ids visited per loop turn, at most */
-
-static bool nr_equal(const struct neigh_result *a, const struct neigh_result *b)
-{
-	return a->ifindex == b->ifindex && !memcmp(a->mac, b->mac, sizeof(a->mac)) &&
-	       !memcmp(a->src_mac, b->src_mac, sizeof(a->src_mac)) &&
-	       a->nh_family == b->nh_family && !memcmp(&a->nexthop, &b->nexthop, sizeof(a->nexthop));
-}
-
-/* Does backend r need a lookup for a pass answering `why`?  Every one
- * after a route or link change; after neighbour changes, those whose next
- * hop's MAC is not what they have; every 30 s also those not resolved (a
- * failed neighbour is solicited again) or resolved without a next hop (a
- * MAC kept from the adopted datapath). */
-static bool be_stale(struct lbd *d, const struct be_rt *r, unsigned int why)
-{
-	if (why & NEIGH_CHANGED_PATHS)
-		return true;
-	if ((why & NEIGH_RESYNC) && (!r->resolved || !r->nr.nh_family))
-		return true;
-	return !neigh_current(d->neigh, &r->nr);
-}
-
-/* Look backend id up again; true if its result changed (the next sync
- * writes it and rebuilds the rings it changes). */
-static bool be_lookup(struct lbd *d, __u32 id)
-{
-	struct be_rt *r = &d->be[id];
-	const struct xdplb_vip *v = d->vip[r->vip_id].used
-		? model_find_vip(&d->model, &d->vip[r->vip_id].key) : NULL;
-	struct neigh_result nr;
-	int err;
-
-	if (!v || v->id != r->vip_id)
-		return false; /* on its way out: the next sync drops it */
-	err = neigh_resolve(d->neigh, r->family, &r->addr, v->opts.method == XDPLB_METHOD_L2, &nr);
-	if (err == r->resolve_err && r->resolved == !err && nr_equal(&nr, &r->nr))
-		return false;
-	r->nr = nr;
-	r->resolved = !err;
-	r->resolve_err = err;
-	lbd_sync_soon(d);
-	return true;
-}
-
-static __u64 now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000 + (__u64)ts.tv_nsec / 1000;
-}
-
-static void refresh_start(struct lbd *d, unsigned int what);
-
-static void refresh_done(struct lbd *d)
-{
-	struct lbd_refresh *rf = &d->refresh;
-	unsigned int next = rf->pending;
-
-	/* a changed next hop changes forwarding: always said; -v also
-	 * tells of passes that changed nothing */
-	if (rf->changed || d->o.verbose)
-		lbd_log("neighbour refresh: %u of %u backends looked up, %u changed, in %u loop "
-			"turns (%llu ms, the longest turn %.1f ms)",
-			rf->looked, rf->seen, rf->changed, rf->turns,
-			(unsigned long long)(loop_now_ms() - rf->started_ms),
-			(double)rf->longest_us / 1000);
-	rf->why = rf->pending = 0;
-	if (next)
-		refresh_start(d, next);
-}
-
-/* One turn of a pass: backend ids from rf->next on, looked up while the
- * turn is shorter than LBD_REFRESH_TURN_US; the rest on the next turn. */
-static void refresh_turn(struct loop_timer *t)
-{
-	struct lbd *d = container_of(t, struct lbd, refresh.timer);
-	struct lbd_refresh *rf = &d->refresh;
-	__u64 t0 = now_us(), took;
-	__u32 visited, id;
-
-	for (visited = 0; rf->left && visited < LBD_REFRESH_SCAN; visited++) {
-		const struct be_rt *r = &d->be[rf->next];
-
-		if (now_us() - t0 >= LBD_REFRESH_TURN_US)
-			break;
-		id = rf->next;
-		rf->next = (rf->next + 1) % XDPLB_MAX_BACKENDS;
-		rf->left--;
-		if (!r->used)
-			continue;
-		rf->seen++;
-		if (!be_stale(d, r, rf->why))
-			continue;
-		rf->looked++;
-		rf->changed += be_lookup(d, id);
-	}
-	took = now_us() - t0;
-	rf->turns++;
-	if (took > rf->longest_us)
-		rf->longest_us = took;
-	if (rf->left)
-		loop_timer_set(d->loop, t, 0);
-	else
-		refresh_done(d);
-}
-
-/* A pass over every backend id; during one, the next (what events
- * arriving meanwhile call for) waits for its end. */
-static void refresh_start(struct lbd *d, unsigned int what)
-{
-	struct lbd_refresh *rf = &d->refresh;
-
-	if (rf->why) {
-		rf->pending |= what;
-		return;
-	}
-	rf->why = what;
-	rf->left = XDPLB_MAX_BACKENDS;
-	rf->seen = rf->looked = rf->changed = rf->turns = 0;
-	rf->longest_us = 0;
-	rf->started_ms = loop_now_ms();
-	rf->timer.cb = refresh_turn;
-	loop_timer_set(d->loop, &rf->timer, 0);
-}
-
 static void neigh_changed(void *arg, unsigned int what)
 {
 	struct lbd *d = arg;
@@ -534,8 +411,7 @@ static void neigh_changed(void *arg, unsigned int what)
 		return;
 	if (what & NEIGH_CHANGED_IFACE)
 		iface_refresh(d);
-	if (what & (NEIGH_CHANGED_NEXTHOPS | NEIGH_CHANGED_PATHS | NEIGH_RESYNC))
-		refresh_start(d, what);
+	sync_neigh_changed(d->sync, what);
 }
 
 static int open_datapath(struct lbd *d)
@@ -561,7 +437,7 @@ static int open_datapath(struct lbd *d)
 	if (!err && dp_adopted(&d->dp)) {
 		lbd_log("adopting the pinned datapath in %s%s", d->pin_dir,
 			d->dp.pins_created ? " (with maps new to this version, created empty)" : "");
-		err = lbd_adopt_ids(d);
+		err = adopt_ids(&d->dp, &d->model, d->sync);
 	}
 	return err;
 }
@@ -609,19 +485,40 @@ static void on_signal(int sig)
 		the_lbd->stop = 1;
 }
 
+static void synced(void *arg)
+{
+	lbd_announce(arg);
+}
+
+static int open_sync(struct lbd *d)
+{
+	struct sync_env env = { .loop = d->loop, .dp = &d->dp, .model = &d->model,
+				.neigh = d->neigh, .ifindex = d->ifindex,
+				.verbose = d->o.verbose, .synced = synced, .arg = d };
+
+	d->sync = sync_open(&env);
+	return d->sync ? 0 : -ENOMEM;
+}
+
 static int start(struct lbd *d)
 {
 	char err[512];
 
-	d->resolve_all = true;
-	if (lbd_rt_init(d) || counters_init(&d->counters, &d->dp, &d->model, lbd_log) ||
-	    !(d->loop = loop_new()) || counters_start(&d->counters, d->loop))
+	if (!(d->loop = loop_new()) ||
+	    counters_init(&d->counters, &d->dp, &d->model, lbd_log) ||
+	    counters_start(&d->counters, d->loop))
 		return fprintf(stderr, "lbd: out of memory\n"), -1;
 	/* the metrics port first: if it is taken, nothing else has changed */
 	if (mon_start(d, strcmp(d->o.metrics, "none") ? d->o.metrics : NULL, err, sizeof(err)))
 		return fprintf(stderr, "lbd: %s\n", err), -1;
 	if (d->mon.http)
 		lbd_log("metrics on http://%s/metrics (port %u)", d->o.metrics, mon_port(d));
+	/* sync asks it for next hops (its events are read once the loop runs) */
+	d->neigh = neigh_open(d->loop, neigh_changed, d, err, sizeof(err));
+	if (!d->neigh)
+		return fprintf(stderr, "lbd: %s\n", err), -1;
+	if (open_sync(d))
+		return fprintf(stderr, "lbd: out of memory\n"), -1;
 	if (load_state(d) || open_datapath(d))
 		return -1;
 	if (d->o.announce_table) {
@@ -631,9 +528,6 @@ static int start(struct lbd *d)
 		lbd_log("announcing serving VIP addresses in routing table %u%s",
 			d->o.announce_table, d->model.drained ? " (node drained: none)" : "");
 	}
-	d->neigh = neigh_open(d->loop, neigh_changed, d, err, sizeof(err));
-	if (!d->neigh)
-		return fprintf(stderr, "lbd: %s\n", err), -1;
 	/* MTU and addresses followed from now on: also what changed since read */
 	neigh_follow_iface(d->neigh, d->ifindex);
 	iface_refresh(d);
@@ -643,7 +537,7 @@ static int start(struct lbd *d)
 		lbd_log("flow sync: %u peer%s configured", d->o.sync.n_peers,
 			d->o.sync.n_peers == 1 ? "" : "s");
 	}
-	if (lbd_sync(d, err, sizeof(err)))
+	if (sync_run(d->sync, err, sizeof(err)))
 		return fprintf(stderr, "lbd: %s\n", err), -1;
 	if (attach(d))
 		return -1;
@@ -668,12 +562,11 @@ static int start(struct lbd *d)
 
 static void stop(struct lbd *d)
 {
-	loop_timer_cancel(d->loop, &d->refresh.timer);
 	flowsync_close(d->flowsync);
 	mon_stop(d);
 	counters_stop(&d->counters);
 	ctl_close(d->ctl);
-	lbd_rt_free(d);
+	sync_close(d->sync);
 	neigh_close(d->neigh);
 	announce_close(d->announce); /* the routes stay, as forwarding does */
 	if (d->loop)

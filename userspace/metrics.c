@@ -10,8 +10,12 @@
 #include "container_of.h"
 #include "http.h"
 #include "lbd.h"
+#include "log.h"
 #include "metrics.h"
 #include "metrics_text.h"
+#include "node.h"
+#include "sync.h"
+#include "textform.h"
 #include "version.h"
 
 static double now_real(void)
@@ -149,7 +153,7 @@ static void render_vips(const struct lbd *d, const struct labels *l, struct strb
 			const char *lab = l->text.buf + l->vip_off[i];
 			__u64 val = f == VF_PACKETS ? c.packets : f == VF_BYTES ? c.bytes
 				  : f == VF_NEW_FLOWS ? c.new_flows
-				  : f == VF_REBUILDS  ? d->vip[v->id].rebuilds : v->n_backends;
+				  : f == VF_REBUILDS  ? sync_vip(d->sync, v->id).rebuilds : v->n_backends;
 
 			mx_u64(out, vip_fams[f].name, lab, val);
 		}
@@ -203,15 +207,15 @@ static void render_backends(const struct lbd *d, const struct labels *l, struct 
 
 			for (j = 0; j < v->n_backends; j++, k++) {
 				const struct xdplb_backend *b = &v->backends[j];
-				const struct be_rt *r = &d->be[b->id];
+				struct sync_backend_state r = sync_backend(d->sync, b->id);
 				const struct xdplb_counters c =
 					counters_total(&d->counters, COUNTERS_BACKENDS, b->id);
 				const char *lab = l->text.buf + l->be_off[k];
 
 				if (f == BF_CHANGED) {
 					mx_ms(out, be_fams[f].name, lab,
-					      r->used && real_ms + r->changed_ms > mono_ms
-						      ? real_ms + r->changed_ms - mono_ms
+					      r.known && real_ms + r.changed_ms > mono_ms
+						      ? real_ms + r.changed_ms - mono_ms
 						      : 0);
 					continue;
 				}
@@ -219,8 +223,8 @@ static void render_backends(const struct lbd *d, const struct labels *l, struct 
 				       f == BF_PACKETS	   ? c.packets
 				       : f == BF_BYTES	   ? c.bytes
 				       : f == BF_NEW_FLOWS ? c.new_flows
-				       : f == BF_UP	   ? (__u64)(r->used && r->up && r->resolved)
-				       : f == BF_HEALTHY   ? (__u64)(r->used && r->up)
+				       : f == BF_UP	   ? (__u64)(r.known && r.healthy && r.resolved)
+				       : f == BF_HEALTHY   ? (__u64)(r.known && r.healthy)
 							   : b->weight);
 			}
 		}
@@ -380,8 +384,8 @@ static void render_node(const struct lbd *d, const struct labels *l, struct strb
 	for (i = 0; i < d->model.n_vips; i++) {
 		sb_reset(&lab);
 		sb_printf(&lab, "%s", l->text.buf + l->vip_off[i]);
-		mx_label(&lab, "fingerprint", lbd_fingerprint(&d->vip[d->model.vips[i].id], fp,
-							      sizeof(fp)));
+		mx_label(&lab, "fingerprint", sync_fingerprint(d->sync, d->model.vips[i].id, fp,
+							       sizeof(fp)));
 		mx_u64(out, "xdplb_vip_ring_info", sb_str(&lab), 1);
 	}
 	/* only on nodes that announce: an alert on "announces nothing" must
@@ -419,7 +423,7 @@ static void render_daemon(const struct lbd *d, struct strbuf *out)
 	mx_u64(out, "xdplb_backends", NULL, d->model.n_backends);
 	mx_family(out, "xdplb_ring_rebuilds_total", MX_COUNTER,
 		  "Maglev ring rebuilds, all VIPs together.");
-	mx_u64(out, "xdplb_ring_rebuilds_total", NULL, d->ring_rebuilds);
+	mx_u64(out, "xdplb_ring_rebuilds_total", NULL, sync_stats(d->sync).ring_rebuilds);
 	mx_family(out, "xdplb_metrics_render_seconds", MX_GAUGE,
 		  "How long lbd took to build the previous /metrics page (its loop waits meanwhile).");
 	mx_f64(out, "xdplb_metrics_render_seconds", NULL, d->mon.render_seconds);

@@ -11,7 +11,7 @@
  * clients get nothing either way.  Alerts watch xdplb_vip_serving.
  *
  * The routes live in kernel table N (announce.c); lbd_announce() runs after
- * every lbd_sync() and every LBD_ANNOUNCE_MS.  Stopping lbd, or killing it,
+ * every sync_run() and every LBD_ANNOUNCE_MS.  Stopping lbd, or killing it,
  * leaves the routes as they are (forwarding goes on, so must the
  * announcement); `lbd --detach --announce-table N` removes them.
  */
@@ -20,14 +20,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "announce.h"
 #include "container_of.h"
 #include "lbd.h"
+#include "log.h"
+#include "node.h"
+#include "sync.h"
+#include "textform.h"
 
 #define LBD_ANNOUNCE_MS 2000
 
 bool lbd_vip_serving(const struct lbd *d, const struct xdplb_vip *v)
 {
-	return d->vip[v->id].up >= v->opts.need;
+	return sync_vip(d->sync, v->id).up >= v->opts.need;
 }
 
 static struct announce_addr addr_of(const struct xdplb_vip *v)
@@ -125,15 +130,6 @@ void lbd_announce(struct lbd *d)
 			d->o.announce_table);
 }
 
-char *lbd_fingerprint(const struct vip_rt *vr, char *buf, size_t len)
-{
-	if (!vr->fingerprint)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%012llx", (unsigned long long)(vr->fingerprint >> 16));
-	return buf;
-}
-
 /* Why an address is (not) announced, in a few words. */
 static const char *addr_why(const struct lbd *d, const struct xdplb_vip *v, bool announced)
 {
@@ -157,7 +153,7 @@ static void node_vip_text(const struct lbd *d, const struct xdplb_vip *v, struct
 	char vs[XDPLB_VIP_STRLEN];
 
 	sb_printf(out, "    %-44s %s (%u of need %u up)\n", vip_format(&v->key, vs, sizeof(vs)),
-		  lbd_vip_serving(d, v) ? "serving" : "not serving", d->vip[v->id].up,
+		  lbd_vip_serving(d, v) ? "serving" : "not serving", sync_vip(d->sync, v->id).up,
 		  v->opts.need);
 }
 
@@ -204,7 +200,7 @@ int lbd_node_show(const struct lbd *d, bool json, struct strbuf *out)
 			}
 			sb_printf(out, "%s{\"vip\":\"%s\",\"serving\":%s,\"up\":%u,\"need\":%u}",
 				  j == i ? "" : ",", vip_format(&w->key, vs, sizeof(vs)),
-				  lbd_vip_serving(d, w) ? "true" : "false", d->vip[w->id].up,
+				  lbd_vip_serving(d, w) ? "true" : "false", sync_vip(d->sync, w->id).up,
 				  w->opts.need);
 		}
 		if (json)
@@ -219,12 +215,12 @@ int lbd_node_show(const struct lbd *d, bool json, struct strbuf *out)
 
 static int fs_backend_addr(void *arg, __u32 be_id, union xdplb_addr *addr, __u8 *family)
 {
-	const struct lbd *d = arg;
+	struct sync_backend_state r = sync_backend(((const struct lbd *)arg)->sync, be_id);
 
-	if (be_id >= XDPLB_MAX_BACKENDS || !d->be[be_id].used)
+	if (!r.known)
 		return -1;
-	*addr = d->be[be_id].addr;
-	*family = d->be[be_id].family;
+	*addr = r.addr;
+	*family = r.family;
 	return 0;
 }
 

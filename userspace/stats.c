@@ -13,6 +13,10 @@
 #include "container_of.h"
 #include "ctl.h"
 #include "lbd.h"
+#include "log.h"
+#include "node.h"
+#include "sync.h"
+#include "textform.h"
 
 static const char *const stat_names[XDPLB_STAT_MAX] = { XDPLB_STAT_NAMES };
 
@@ -79,7 +83,8 @@ static void row_text(struct lbd *d, const struct stat_row *row, struct strbuf *o
 	if (unique_clients(d, row->v, row->b ? row->b->id : XDPLB_NO_BACKEND, &n))
 		snprintf(uc, sizeof(uc), "%llu", (unsigned long long)n);
 	sb_printf(out, "%-32s %-10s %7s %7s %12llu %14llu %10llu %8s\n", name,
-		  row->b ? be_state(d, row->b) : lbd_vip_serving(d, row->v) ? "serving" : "down",
+		  row->b ? sync_backend_status(d->sync, row->b)
+			 : lbd_vip_serving(d, row->v) ? "serving" : "down",
 		  si(row->r.pps, pps, sizeof(pps)),
 		  si(row->r.bps, bps, sizeof(bps)), (unsigned long long)row->c.packets,
 		  (unsigned long long)row->c.bytes, (unsigned long long)row->c.new_flows, uc);
@@ -93,7 +98,8 @@ static void row_json(struct lbd *d, const struct stat_row *row, struct strbuf *o
 	if (row->b)
 		sb_printf(out, "{\"backend\":\"%s\",\"state\":\"%s\",\"healthy\":%s,\"weight\":%u,",
 			  addr_format(&row->b->addr, row->b->family, s, sizeof(s)),
-			  be_state(d, row->b), d->be[row->b->id].up ? "true" : "false",
+			  sync_backend_status(d->sync, row->b),
+			  sync_backend(d->sync, row->b->id).healthy ? "true" : "false",
 			  row->b->weight);
 	else
 		sb_printf(out, "{\"vip\":\"%s\",\"serving\":%s,\"announced\":%s,",
@@ -278,8 +284,7 @@ static void flow_print(const struct lbd *d, const struct xdplb_vip *const *by_id
 		       struct strbuf *out)
 {
 	const struct xdplb_vip *v = r->v.vip_id < XDPLB_MAX_VIPS ? by_id[r->v.vip_id] : NULL;
-	const struct be_rt *b = r->v.backend_id < XDPLB_MAX_BACKENDS ? &d->be[r->v.backend_id]
-								      : NULL;
+	struct sync_backend_state b = sync_backend(d->sync, r->v.backend_id);
 	char vs[XDPLB_VIP_STRLEN] = "?", cs[XDPLB_ADDR_STRLEN] = "?", bs[XDPLB_ADDR_STRLEN] = "?";
 	char line[512];
 	int n;
@@ -288,8 +293,8 @@ static void flow_print(const struct lbd *d, const struct xdplb_vip *const *by_id
 	if (v)
 		vip_format(&v->key, vs, sizeof(vs));
 	addr_format(&r->src, r->family, cs, sizeof(cs));
-	if (b && b->used && b->vip_id == r->v.vip_id)
-		addr_format(&b->addr, b->family, bs, sizeof(bs));
+	if (b.known && b.vip_id == r->v.vip_id)
+		addr_format(&b.addr, b.family, bs, sizeof(bs));
 	/* formatted once into line (sb_printf formats twice: to measure, then to write) */
 	if (json)
 		n = snprintf(line, sizeof(line),

@@ -13,10 +13,12 @@
 #include <bpf/libbpf.h>
 
 #include "bench.h"
+#include "commands.h"
 #include "counters.h"
 #include "http.h"
 #include "../fixture.h"
 #include "lbd.h"
+#include "sync.h"
 #include "xdplb.skel.h"
 
 #define N_VIPS 512
@@ -44,12 +46,13 @@ static int fill_counters(int fd, __u32 n)
 static int setup(struct lbd *d)
 {
 	struct dp_opts o = { .flows = 4096 };
+	struct sync_env env = { .dp = &d->dp, .model = &d->model };
 	char line[128];
-	__u32 i, j, k;
+	__u32 i, j;
 
 	model_init(&d->model);
-	if (lbd_rt_init(d) || counters_init(&d->counters, &d->dp, &d->model, NULL) ||
-	    dp_open(&d->dp, &o))
+	if (!(d->sync = sync_open(&env)) ||
+	    counters_init(&d->counters, &d->dp, &d->model, NULL) || dp_open(&d->dp, &o))
 		return -1;
 	for (i = 0; i < N_VIPS; i++) {
 		snprintf(line, sizeof(line), "vip add 10.1.%u.%u:80/tcp", i / 250, i % 250 + 1);
@@ -63,11 +66,15 @@ static int setup(struct lbd *d)
 				return -1;
 		}
 	}
+	/* every backend healthy and resolved, as adoption records them */
 	for (i = 0; i < d->model.n_vips; i++)
 		for (j = 0; j < d->model.vips[i].n_backends; j++) {
-			k = d->model.vips[i].backends[j].id;
-			d->be[k].used = d->be[k].up = d->be[k].resolved = true;
-			d->be[k].changed_ms = loop_now_ms();
+			const struct xdplb_backend *b = &d->model.vips[i].backends[j];
+			struct xdplb_backend_info be = { .vip_id = d->model.vips[i].id,
+							 .addr = b->addr, .family = b->family,
+							 .flags = XDPLB_BE_F_ACTIVE };
+
+			sync_adopt_backend(d->sync, b->id, &be);
 		}
 	return fill_counters(dp_counter_map_fd(&d->dp, DP_COUNTER_RETIRED), N_VIPS) ||
 	       fill_counters(dp_counter_map_fd(&d->dp, DP_COUNTER_BACKENDS),
@@ -189,7 +196,7 @@ static void bench_scrape(void)
 		       t[P_REF_SHOW] ? (double)t[p] / (double)t[P_REF_SHOW] : 0,
 		       t[P_REF_LOOKUPS] ? (double)t[p] / (double)t[P_REF_LOOKUPS] : 0);
 out:
-	lbd_rt_free(&d);
+	sync_close(d.sync);
 	counters_free(&d.counters);
 	if (d.dp.skel)
 		dp_close(&d.dp);
@@ -240,6 +247,7 @@ static long fill_flows(struct dp *dp, __u32 n)
 static void bench_flows_top(struct dp *dp, __u64 t_count)
 {
 	struct xdplb_cmd c = { .kind = CMD_FLOWS, .top = 10 };
+	struct sync_env env;
 	struct strbuf out;
 	struct lbd d;
 	__u64 t0, t;
@@ -247,7 +255,9 @@ static void bench_flows_top(struct dp *dp, __u64 t_count)
 	memset(&d, 0, sizeof(d));
 	model_init(&d.model);
 	sb_init(&out, 1 << 20);
-	if (lbd_rt_init(&d) || counters_init(&d.counters, &d.dp, &d.model, NULL)) {
+	env = (struct sync_env){ .dp = &d.dp, .model = &d.model };
+	d.sync = sync_open(&env);
+	if (!d.sync || counters_init(&d.counters, &d.dp, &d.model, NULL)) {
 		printf("metrics: out of memory\n");
 		return;
 	}
@@ -260,7 +270,7 @@ static void bench_flows_top(struct dp *dp, __u64 t_count)
 	       (double)t / 1e6, t_count ? (double)t / (double)t_count : 0);
 	memset(&d.dp, 0, sizeof(d.dp)); /* the caller closes it */
 	counters_free(&d.counters);
-	lbd_rt_free(&d);
+	sync_close(d.sync);
 	model_free(&d.model);
 	sb_free(&out);
 }

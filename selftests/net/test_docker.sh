@@ -234,7 +234,7 @@ health() {
 	check "${name}_marked_down" wait_for 200 bash -c "! '$SAN/lbctl' -s '$SOCK' vip show | grep -w '$addr' | grep -qw up" ||
 		lbctl vip show
 	# and out of both VIPs' rings: a health change reaches the datapath up to
-	# 100 ms (LBD_SYNC_DELAY_MS) after `vip show` shows it
+	# 100 ms (SYNC_DELAY_MS) after `vip show` shows it
 	check "${name}_out_of_rings" wait_for 50 bash -c \
 		"[ \$('$SAN/lbctl' -s '$SOCK' -j vip show | grep -o '\"up\":2,' | wc -l) -ge 2 ]"
 	NREQ=20 requests "${name}_down_l2" $VIP4

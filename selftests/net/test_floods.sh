@@ -12,7 +12,7 @@
 #    its size;
 #  - a backend flapping every 200 ms for 30 s (four addresses of be3, out
 #    of phase, `check tcp interval 100ms`): lbctl answers within a bound
-#    throughout, ring rebuilds stay within LBD_SYNC_DELAY_MS's limit,
+#    throughout, ring rebuilds stay within SYNC_DELAY_MS's limit,
 #    connections to the other backends stay put.
 # A small ASan quarantine: freed memory is still held for use-after-free
 # checks, but RSS then follows what lbd really keeps (tests of RSS below).
@@ -29,7 +29,7 @@ FLOOD_VIP=$VIP4:8080/tcp
 FLAP_VIP=$VIP4:9000/tcp
 FLAP_ADDRS=(10.99.0.14 10.99.0.15 10.99.0.16 10.99.0.17) # be3's flapping addresses
 FLAP_S=${FLAP_S:-30}          # the issue asks for 30 s; FLAP_S=5 while developing
-SYNC_DELAY_MS=$(awk '/define LBD_SYNC_DELAY_MS/ { print $3 }' "$ROOT/userspace/lbd.h")
+SYNC_DELAY_MS=$(awk '/define SYNC_DELAY_MS/ { print $3 }' "$ROOT/userspace/sync.h")
 SECRET=hc-Zq9secret-payload # the http check path of a VIP: must not reach /metrics
 
 scrape() { nsx lb curl -s --max-time 10 "http://$M/metrics"; }
