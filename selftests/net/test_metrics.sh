@@ -18,6 +18,8 @@ scrape() { nsx lb curl -s --max-time 5 "$@" "http://$M/metrics"; }
 # value NAME{LABELS}: the sample's value on a fresh page ("" if absent)
 value() { scrape | awk -v s="$1" 'index($0, s " ") == 1 { print $NF }'; }
 http_code() { nsx lb curl -s -o /dev/null --max-time 5 -w '%{http_code}' "$@"; }
+# the flow-table families appear once lbd's first background count ended
+counted() { scrape | grep -q '^xdplb_flow_table_count_timestamp_seconds '; }
 
 # n datagrams of $PAYLOAD bytes from one client port (bash picks it) to the UDP VIP
 send_udp() { # send_udp N [SLEEP]
@@ -26,7 +28,9 @@ send_udp() { # send_udp N [SLEEP]
 }
 
 test_promtool() {
-	local page=$TMP/page n
+	local page=$TMP/page n t0=$SECONDS
+	check promtool_first_count_ended wait_for 200 counted
+	echo "first flow-table count ended within $((SECONDS - t0)) s of the first scrape"
 	scrape >"$page"
 	n=$(grep -vc '^#' "$page")
 	check promtool_page_nonempty test "$n" -gt 40
