@@ -431,7 +431,7 @@ static __u32 ring_inner_id(struct dp *dp, __u32 slot)
 	return id;
 }
 
-/* Ring slots (dataplane.c): a live slot gets a new array; a freed slot
+/* Ring slots (dp_rings.c): a live slot gets a new array; a freed slot
  * keeps its array, rewritten in place once it has been quiet long enough. */
 TEST(ring_slot_reuse)
 {

@@ -15,7 +15,7 @@ struct dp {
 	struct xdplb_bpf *skel;
 	bool adopted;
 	unsigned int pins_created; /* maps not pinned yet (all of them on a first start) */
-	struct dp_ring *rings; /* [XDPLB_MAX_RINGS], the rings lbd created (dataplane.c) */
+	struct dp_ring *rings; /* [XDPLB_MAX_RINGS], the rings lbd created (dp_rings.c) */
 	bool rings_plain;      /* the outer map takes only non-mmapable arrays */
 	__u64 ring_quiet_ms;   /* DP_RING_QUIET_MS; tests lower it */
 	struct xdplb_vip_filter filter; /* what the vip_filter map holds */
@@ -34,6 +34,8 @@ enum dp_xdp_mode {
 	DP_XDP_NATIVE,
 	DP_XDP_GENERIC,
 };
+
+/* ---- dataplane.c: load, attach, detach; the forwarder's globals ---- */
 
 /* Route libbpf's own messages to stderr (verbose) or nowhere. */
 void dp_set_libbpf_verbose(bool verbose);
@@ -54,7 +56,8 @@ int dp_attach(struct dp *dp, int ifindex, const char *pin_dir, enum dp_xdp_mode 
  * directory).  Returns 0, or -errno with err set. */
 int dp_detach(const char *pin_dir, char *err, size_t errlen);
 
-int dp_config_set(struct dp *dp, const struct xdplb_config *cfg);
+/* ---- dp_rings.c: the Maglev rings ---- */
+
 /* Ring slots.  dp_ring_set puts a table of m backend ids in slot `slot`:
  * into the slot's own array in place when dp_ring_reusable says so (a
  * slot freed by dp_ring_clear at least DP_RING_QUIET_MS ago, same m),
@@ -65,6 +68,9 @@ int dp_ring_clear(struct dp *dp, __u32 slot);
 bool dp_ring_reusable(const struct dp *dp, __u32 slot, __u32 m);
 /* The backend id in entry idx of the ring in slot (XDPLB_NO_BACKEND if none). */
 int dp_ring_get(const struct dp *dp, __u32 slot, __u32 idx, __u32 *id);
+/* ---- dp_maps.c: configuration, VIPs, VIP filter, backends, redirects ---- */
+
+int dp_config_set(struct dp *dp, const struct xdplb_config *cfg);
 int dp_config_get(const struct dp *dp, struct xdplb_config *cfg);
 int dp_vip_set(struct dp *dp, const struct xdplb_vip_key *key, const struct xdplb_vip_info *vi);
 int dp_vip_get(const struct dp *dp, const struct xdplb_vip_key *key, struct xdplb_vip_info *vi);
@@ -95,7 +101,7 @@ enum dp_counter_map {
 	DP_COUNTER_SKETCHES, /* `hll`: unique-client sketches (xdplb.h) */
 };
 int dp_counter_map_fd(const struct dp *dp, enum dp_counter_map which);
-/* The forwarder's unique-client epoch (its globals, not pinned). */
+/* dataplane.c: the forwarder's unique-client epoch (its globals, not pinned). */
 __u32 dp_hll_epoch(const struct dp *dp);
 /* Switch to epoch, started at start_ns (CLOCK_MONOTONIC_COARSE). */
 void dp_hll_epoch_set(struct dp *dp, __u32 epoch, __u64 start_ns);
@@ -107,8 +113,10 @@ int dp_sync_flows_set(struct dp *dp, bool on);
 /* The flow_events ring buffer, for ring_buffer__new(). */
 int dp_flow_events_fd(const struct dp *dp);
 
+/* ---- dp_flows.c: the flow tables ---- */
+
 /* The flow tables.  All reading of flow entries goes through
- * dp_flows_walk() (dataplane.c), which gives its callers (counters.c,
+ * dp_flows_walk() (dp_flows.c), which gives its callers (counters.c,
  * flowsync.c) struct dp_flow, so a change of the flow key or value layout
  * is adapted there. */
 enum dp_flow_table {

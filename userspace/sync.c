@@ -323,7 +323,7 @@ static int be_drop(struct sync *s, __u32 id)
 /* ---- rings ---- */
 
 /* A free slot for a ring of m entries: one whose array can be rewritten
- * in place if there is one (no RCU wait, see dataplane.c), else the first. */
+ * in place if there is one (no RCU wait, see dp_rings.c), else the first. */
 static __u32 ring_slot_take(struct sync *s, __u32 m)
 {
 	__u32 i, first = XDPLB_NO_RING;
