@@ -59,19 +59,16 @@ FLOW_TABLE(flows6, XDPLB_DEFAULT_FLOWS, struct xdplb_flow6_key);
  * packet.  A flood of new flows churns these tables only; see README "Flow
  * table policy".  Sizes (a power of two) set by the daemon before load,
  * with the mask in `half_mask`. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XDPLB_DEFAULT_FLOWS / 4);
-	__type(key, __u32);
-	__type(value, struct xdplb_half4);
-} halfopen4 SEC(".maps");
+#define HALF_OPEN_TABLE(name, slot_type)                    \
+	struct {                                            \
+		__uint(type, BPF_MAP_TYPE_ARRAY);           \
+		__uint(max_entries, XDPLB_DEFAULT_FLOWS / 4); \
+		__type(key, __u32);                         \
+		__type(value, slot_type);                   \
+	} name SEC(".maps")
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XDPLB_DEFAULT_FLOWS / 4);
-	__type(key, __u32);
-	__type(value, struct xdplb_half6);
-} halfopen6 SEC(".maps");
+HALF_OPEN_TABLE(halfopen4, struct xdplb_half4);
+HALF_OPEN_TABLE(halfopen6, struct xdplb_half6);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
