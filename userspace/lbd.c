@@ -562,13 +562,22 @@ static int start(struct lbd *d)
 
 static void stop(struct lbd *d)
 {
+	/* no timer of lbd's may fire in the last loop turn below: each would
+	 * reach state closed here */
+	if (d->loop)
+		loop_timer_cancel(d->loop, &d->announce_timer);
 	flowsync_close(d->flowsync);
+	d->flowsync = NULL;
 	mon_stop(d);
 	counters_stop(&d->counters);
 	ctl_close(d->ctl);
+	d->ctl = NULL;
 	sync_close(d->sync);
+	d->sync = NULL;
 	neigh_close(d->neigh);
+	d->neigh = NULL;
 	announce_close(d->announce); /* the routes stay, as forwarding does */
+	d->announce = NULL;
 	if (d->loop)
 		loop_once(d->loop, 0); /* let stopped checks release their memory */
 	if (d->dp.skel)
