@@ -24,6 +24,15 @@
  *
  * Flow sync: while lbd sets `sync_flows`, every promotion that is not a
  * guess is reported in `flow_events` for lbd to send to its peers.
+ *
+ * Two entry points share this code and the maps: `xdplb_fwd`, the
+ * forwarder, and `xdplb_lookup`, the same way taken as a dry run for
+ * `lbctl flow lookup`: nothing learned, promoted, counted, sketched or
+ * reported, the packet neither rewritten nor sent; the verdict goes in
+ * front of the packet (struct xdplb_lookup, xdplb.h).  `dry` is a
+ * constant, so xdplb_fwd has none of its branches: its code is the same
+ * instructions as without them (compare llvm-objdump of both builds when
+ * moving a dry-run line; some placements make clang lay out blocks anew).
  */
 #include "parse.h"
 #include "maps.h"
@@ -323,6 +332,9 @@ struct fwd {
 	__u8 parsed;		/* p is filled (else only the IPv4 fast path's key is) */
 	__u8 sent;		/* the packet goes to be: count its traffic */
 	__u8 new_flow;		/* and a new flow on it */
+	/* dry run only (never written by the forwarder) */
+	__u8 from;		/* enum xdplb_lookup_from */
+	__u32 ring;		/* the ring slot asked, or XDPLB_NO_RING */
 };
 
 static __always_inline void *pkt_data(const struct fwd *f)
@@ -433,7 +445,7 @@ static __always_inline void flow_touch(struct fwd *f, struct xdplb_flow_val *fv)
 /* The established table: one lookup, and the packet is on its way.  Each
  * family has its own call site (one map each: the verifier inlines the
  * lookup only then).  Returns whether the flow was found. */
-static __always_inline int established(struct fwd *f)
+static __always_inline int established(struct fwd *f, const int dry)
 {
 	struct xdplb_backend_info *be;
 	struct xdplb_flow_val *fv;
@@ -446,7 +458,10 @@ static __always_inline int established(struct fwd *f)
 	if (!be)
 		return 0;
 	flow_found(f, fv, be);
-	flow_touch(f, fv);
+	if (dry)
+		f->from = XDPLB_FROM_ESTABLISHED;
+	else
+		flow_touch(f, fv);
 	return 1;
 }
 
@@ -492,7 +507,7 @@ static __always_inline void promote(struct fwd *f, struct xdplb_flow_val *fv)
  * current ring's backend and a half-open entry.  A retransmitted SYN finds
  * its entry too and keeps its backend (which may have answered already:
  * asking a ring that changed meanwhile would split the handshake). */
-static __always_inline int choose(struct fwd *f, const struct xdplb_vip_info *vi)
+static __always_inline int choose(struct fwd *f, const struct xdplb_vip_info *vi, const int dry)
 {
 	struct xdplb_backend_info *be;
 	struct xdplb_config *cfg;
@@ -504,6 +519,10 @@ static __always_inline int choose(struct fwd *f, const struct xdplb_vip_info *vi
 	fv = flow_get(p->family, &f->key, 0);
 	if ((be = flow_backend(fv)) && fv->vip_id == vi->vip_id) {
 		flow_found(f, fv, be);
+		if (dry) {
+			f->from = XDPLB_FROM_HALF_OPEN;
+			return NEXT;
+		}
 		flow_touch(f, fv);
 		if (!syn)
 			promote(f, fv);
@@ -515,9 +534,15 @@ static __always_inline int choose(struct fwd *f, const struct xdplb_vip_info *vi
 	f->hash = flow_hash(p, cfg->seed);
 	f->be_id = ring_choose(vi, f->hash, &f->be);
 	f->flow_event = tcp && !syn ? XDPLB_STAT_FLOW_MISS_NONSYN : XDPLB_STAT_FLOW_MISS_SYN;
+	if (dry)
+		f->ring = vi->ring;
 	if (!f->be) {
 		f->why = XDPLB_STAT_DROP_NO_BACKEND;
 		return XDP_DROP;
+	}
+	if (dry) {
+		f->from = XDPLB_FROM_RING;
+		return NEXT;
 	}
 	/* half-open even for a non-SYN miss: a lone spoofed packet must not
 	 * evict an established flow; the flow's next packet promotes it */
@@ -563,13 +588,15 @@ static __always_inline int check_mtu(struct fwd *f, __u32 overhead,
 }
 
 /* To the chosen backend: rewrite the MACs (l2) or encapsulate. */
-static __always_inline int send(struct fwd *f, int icmp_err)
+static __always_inline int send(struct fwd *f, int icmp_err, const int dry)
 {
 	const struct xdplb_backend_info *be = f->be;
 	struct xdplb_config *cfg;
 	__u32 zero = 0, overhead;
 	int act, err;
 
+	if (dry) /* where it would go; the packet stays as it is */
+		return be->flags & XDPLB_BE_F_REDIRECT ? XDP_REDIRECT : XDP_TX;
 	if (be->method == XDPLB_METHOD_L2) {
 		void *data = pkt_data(f);
 
@@ -598,7 +625,7 @@ static __always_inline int send(struct fwd *f, int icmp_err)
 
 /* An ICMP error about a VIP flow goes where the flow goes: the flow tables
  * (nothing learned or promoted), else the current ring. */
-static __always_inline int icmp_error(struct fwd *f, const struct pkt *q)
+static __always_inline int icmp_error(struct fwd *f, const struct pkt *q, const int dry)
 {
 	struct xdplb_backend_info *be;
 	struct xdplb_vip_info *vi;
@@ -613,8 +640,13 @@ static __always_inline int icmp_error(struct fwd *f, const struct pkt *q)
 	}
 	flow_key_of(q, &f->key);
 	fv = flow_get(q->family, &f->key, 1);
-	if (!flow_backend(fv) || fv->vip_id != vi->vip_id)
+	if (dry) /* provisional; xdplb_lookup keeps it only if the packet is sent */
+		f->from = XDPLB_FROM_ESTABLISHED;
+	if (!flow_backend(fv) || fv->vip_id != vi->vip_id) {
 		fv = flow_get(q->family, &f->key, 0);
+		if (dry)
+			f->from = XDPLB_FROM_HALF_OPEN;
+	}
 	if ((be = flow_backend(fv)) && fv->vip_id == vi->vip_id) {
 		flow_found(f, fv, be);
 	} else {
@@ -623,18 +655,22 @@ static __always_inline int icmp_error(struct fwd *f, const struct pkt *q)
 			return XDP_ABORTED; /* cannot happen: array key 0 always exists */
 		f->hash = flow_hash(q, cfg->seed);
 		f->be_id = ring_choose(vi, f->hash, &f->be);
+		if (dry) {
+			f->ring = vi->ring;
+			f->from = XDPLB_FROM_RING;
+		}
 		if (!f->be) {
 			f->why = XDPLB_STAT_DROP_NO_BACKEND;
 			return XDP_DROP;
 		}
 	}
 	f->why = XDPLB_STAT_ICMP_ERR_FWD;
-	return send(f, 1);
+	return send(f, 1, dry);
 }
 
 /* ICMP to a VIP address: echo requests answered here, errors that quote a
  * VIP flow sent to its backend, the rest passed. */
-static __always_inline int icmp(struct fwd *f)
+static __always_inline int icmp(struct fwd *f, const int dry)
 {
 	void *data = pkt_data(f), *end = pkt_end(f);
 	struct pkt *p = &f->p;
@@ -650,7 +686,7 @@ static __always_inline int icmp(struct fwd *f)
 		return XDP_DROP;
 	}
 	if (p->icmp_type == echo) {
-		if (echo_reply(data, end, p))
+		if (!dry && echo_reply(data, end, p))
 			return XDP_ABORTED; /* cannot happen: lengths were checked */
 		f->why = XDPLB_STAT_ICMP_ECHO;
 		return XDP_TX;
@@ -659,10 +695,10 @@ static __always_inline int icmp(struct fwd *f)
 		f->why = XDPLB_STAT_PASS_ICMP_OTHER;
 		return XDP_PASS;
 	}
-	return icmp_error(f, &q);
+	return icmp_error(f, &q, dry);
 }
 
-static __always_inline int forward(struct fwd *f)
+static __always_inline int forward(struct fwd *f, const int dry)
 {
 	struct xdplb_vip_info *vi;
 	int act;
@@ -674,21 +710,21 @@ static __always_inline int forward(struct fwd *f)
 	if (act != NEXT)
 		return act;
 	if (f->parsed && (f->p.proto == IPPROTO_ICMP || f->p.proto == IPPROTO_ICMPV6))
-		return icmp(f);
+		return icmp(f, dry);
 	if (f->parsed && (f->p.frag || f->p.l4_short))
 		return unkeyed(f);
-	if (established(f))
-		return send(f, 0);
+	if (established(f, dry))
+		return send(f, 0, dry);
 	parse_rest(f);
 	vi = vip_find(&f->p);
 	if (!vi) {
 		f->why = XDPLB_STAT_PASS_NOT_VIP;
 		return XDP_PASS;
 	}
-	act = choose(f, vi);
+	act = choose(f, vi, dry);
 	if (act != NEXT)
 		return act;
-	return send(f, 0);
+	return send(f, 0, dry);
 }
 
 /* What a packet sent to a backend adds to its counters (per backend only:
@@ -717,7 +753,7 @@ static __always_inline int xdplb_run(struct xdp_md *ctx, struct xdplb_stats *st)
 	f.parsed = 0;
 	f.sent = 0;
 	f.new_flow = 0;
-	act = forward(&f);
+	act = forward(&f, 0);
 	if (f.why)
 		count(st, f.why);
 	if (f.flow_event)
@@ -734,4 +770,40 @@ int xdplb_fwd(struct xdp_md *ctx)
 	__u32 zero = 0;
 
 	return xdplb_run(ctx, bpf_map_lookup_elem(&stats, &zero));
+}
+
+/* `lbctl flow lookup`: the forwarder's way as a dry run (file comment) on
+ * a packet lbd built, run with BPF_PROG_TEST_RUN; the verdict goes in the
+ * packet's metadata, where the test run's output begins. */
+SEC("xdp")
+int xdplb_lookup(struct xdp_md *ctx)
+{
+	struct xdplb_lookup *v;
+	struct fwd f;
+	int act;
+
+	f.ctx = ctx;
+	f.st = NULL;
+	f.why = 0;
+	f.flow_event = 0;
+	f.parsed = 0;
+	f.be_id = XDPLB_NO_BACKEND;
+	f.hash = 0;
+	f.from = XDPLB_FROM_NONE;
+	f.ring = XDPLB_NO_RING;
+	act = forward(&f, 1);
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*v)))
+		return XDP_ABORTED;
+	v = (void *)(long)ctx->data_meta;
+	if ((void *)(v + 1) > (void *)(long)ctx->data)
+		return XDP_ABORTED;
+	v->action = act;
+	v->why = f.why;
+	v->flow_event = f.flow_event;
+	v->from = act == XDP_TX || act == XDP_REDIRECT ? f.from : XDPLB_FROM_NONE;
+	v->backend_id = f.be_id;
+	v->hash = f.hash;
+	v->ring = f.ring;
+	v->pad = 0;
+	return act;
 }

@@ -239,6 +239,7 @@ static int setup_wrapper(struct bench *b)
 	if (!b->wrap)
 		return -errno;
 	bpf_program__set_autoload(b->wrap->progs.xdplb_fwd, false);
+	bpf_program__set_autoload(b->wrap->progs.xdplb_lookup, false);
 	b->wrap->bss->bench_fresh = 0xc6130000u; /* 198.19.0.0 on for v4 */
 	err = reuse_maps(b, b->wrap->obj);
 	return err ? err : bench_fwd_bpf__load(b->wrap);
@@ -252,6 +253,7 @@ static int setup_nocnt(struct bench *b)
 	b->nocnt = bench_nocnt_bpf__open();
 	if (!b->nocnt)
 		return -errno;
+	bpf_program__set_autoload(b->nocnt->progs.xdplb_lookup, false);
 	err = reuse_maps(b, b->nocnt->obj);
 	return err ? err : bench_nocnt_bpf__load(b->nocnt);
 }
