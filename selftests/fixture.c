@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* fixture.c - set up the forwarder's maps for golden tests. */
+/* fixture.c - set up the forwarder's maps for golden tests; the entries
+ * are built by lbd's own builders (entries.h) from model VIPs and backends. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -7,8 +8,11 @@
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 
+#include "entries.h"
 #include "fixture.h"
 #include "xdplb_hash.h"
+
+#define FIX_IFINDEX 1 /* lbd's interface and every backend's next hop's: XDP_TX */
 
 int fix_open(struct dp *dp)
 {
@@ -38,32 +42,41 @@ int fix_vip_key(int family, const char *addr, __u16 port, __u8 proto, struct xdp
 	return 0;
 }
 
-/* What fix_vip() set per VIP id, copied into backend entries as lbd does. */
-static struct {
-	__u8 method, flags;
-} vip_meta[XDPLB_MAX_VIPS];
+/* The model VIPs fix_vip() made, by id: backend entries copy their method
+ * and flags, as lbd's do. */
+static struct xdplb_vip fix_vips[XDPLB_MAX_VIPS];
+
+static struct xdplb_vip *fix_model_vip(__u32 vip_id)
+{
+	static struct xdplb_vip other;
+
+	if (vip_id < XDPLB_MAX_VIPS)
+		return &fix_vips[vip_id];
+	memset(&other, 0, sizeof(other)); /* an id no VIP can have: tests of bad ids */
+	other.id = vip_id;
+	return &other;
+}
 
 int fix_vip(struct dp *dp, int family, const char *addr, __u16 port, __u8 proto, __u8 method,
 	    __u32 vip_id, __u32 flags)
 {
-	struct xdplb_vip_info vi = { .vip_id = vip_id, .flags = flags, .ring = 2 * vip_id,
-				     .ring_prev = XDPLB_NO_RING, .ring_size = FIX_RING_M,
-				     .method = method };
-	struct xdplb_vip_info echo = { .vip_id = vip_id, .flags = XDPLB_VIP_F_ECHO,
-				       .ring = XDPLB_NO_RING, .ring_prev = XDPLB_NO_RING };
+	struct xdplb_vip *v = fix_model_vip(vip_id);
+	struct xdplb_vip_info vi;
 	struct xdplb_vip_key k;
 	int err;
 
-	if (vip_id < XDPLB_MAX_VIPS) {
-		vip_meta[vip_id].method = method;
-		vip_meta[vip_id].flags = (__u8)flags;
-	}
-	fix_vip_key(family, addr, port, proto, &k);
-	err = dp_vip_set(dp, &k, &vi);
+	memset(v, 0, sizeof(*v));
+	fix_vip_key(family, addr, port, proto, &v->key);
+	v->id = vip_id;
+	v->opts.method = (enum xdplb_method)method;
+	v->opts.flags = flags;
+	entry_vip(v, 2 * vip_id, FIX_RING_M, XDPLB_NO_RING, 0, &vi);
+	err = dp_vip_set(dp, &v->key, &vi);
 	if (err)
 		return err;
-	fix_vip_key(family, addr, 0, family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, &k);
-	return dp_vip_set(dp, &k, &echo);
+	entry_echo_key(&v->key, &k);
+	entry_echo(&vi);
+	return dp_vip_set(dp, &k, &vi);
 }
 
 int fix_vip_rings(struct dp *dp, int family, const char *addr, __u16 port, __u8 proto,
@@ -77,27 +90,24 @@ int fix_vip_rings(struct dp *dp, int family, const char *addr, __u16 port, __u8 
 	err = dp_vip_get(dp, &k, &vi);
 	if (err)
 		return err;
-	vi.ring = cur;
-	vi.ring_size = FIX_RING_M;
-	vi.ring_prev = prev;
-	vi.ring_prev_size = prev == XDPLB_NO_RING ? 0 : FIX_RING_M;
+	entry_vip(fix_model_vip(vi.vip_id), cur, FIX_RING_M, prev,
+		  prev == XDPLB_NO_RING ? 0 : FIX_RING_M, &vi);
 	return dp_vip_set(dp, &k, &vi);
 }
 
 int fix_backend(struct dp *dp, __u32 id, __u32 vip_id, int family, const char *addr,
 		const __u8 *mac, bool active)
 {
-	struct xdplb_backend_info be = { .vip_id = vip_id };
+	struct xdplb_backend b = { .id = id, .weight = XDPLB_DEFAULT_WEIGHT };
+	struct neigh_result nr = { .ifindex = FIX_IFINDEX };
+	struct xdplb_backend_info be;
 
-	pkt_addr(family, addr, &be.addr);
-	be.family = family == 4 ? XDPLB_AF_INET : XDPLB_AF_INET6;
-	be.flags = active ? XDPLB_BE_F_ACTIVE : 0;
-	if (vip_id < XDPLB_MAX_VIPS) {
-		be.method = vip_meta[vip_id].method;
-		be.vip_flags = vip_meta[vip_id].flags;
-	}
-	memcpy(be.mac, mac, 6);
-	memcpy(be.src_mac, MAC_LB, 6);
+	pkt_addr(family, addr, &b.addr);
+	b.family = family == 4 ? XDPLB_AF_INET : XDPLB_AF_INET6;
+	memcpy(nr.mac, mac, 6);
+	memcpy(nr.src_mac, MAC_LB, 6);
+	/* resolved; up or down */
+	entry_backend(fix_model_vip(vip_id), &b, active, &nr, FIX_IFINDEX, &be);
 	return dp_backend_set(dp, id, &be);
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "entries.h"
 #include "lbd.h"
 #include "maglev.h"
 
@@ -181,23 +182,14 @@ static bool be_rt_matches(const struct be_rt *r, const struct xdplb_vip *v,
 	       !memcmp(&r->addr, &b->addr, sizeof(b->addr)) && r->hc_sig == check_sig(v);
 }
 
-static int be_write(struct lbd *d, const struct xdplb_vip *v, __u32 id, struct be_rt *r)
+static int be_write(struct lbd *d, const struct xdplb_vip *v, const struct xdplb_backend *b,
+		    struct be_rt *r)
 {
-	struct xdplb_backend_info be = { .addr = r->addr, .vip_id = r->vip_id,
-					 .family = r->family, .method = (__u8)v->opts.method,
-					 .vip_flags = (__u8)v->opts.flags };
+	struct xdplb_backend_info be;
+	__u32 id = b->id;
 	int err;
 
-	if (r->up && r->resolved)
-		be.flags |= XDPLB_BE_F_ACTIVE;
-	if (r->resolved) {
-		memcpy(be.mac, r->nr.mac, 6);
-		memcpy(be.src_mac, r->nr.src_mac, 6);
-		if ((int)r->nr.ifindex != d->ifindex) {
-			be.flags |= XDPLB_BE_F_REDIRECT;
-			be.ifindex = r->nr.ifindex;
-		}
-	}
+	entry_backend(v, b, r->up, r->resolved ? &r->nr : NULL, d->ifindex, &be);
 	if (be.flags & XDPLB_BE_F_REDIRECT) {
 		err = dp_txport_add(&d->dp, be.ifindex); /* the map is not pinned: refill */
 		if (err)
@@ -347,12 +339,10 @@ static int vip_ring(struct lbd *d, const struct xdplb_vip *v, struct vip_rt *vr,
 
 static int vip_write(struct lbd *d, const struct xdplb_vip *v, struct vip_rt *vr)
 {
-	struct xdplb_vip_info vi = { .vip_id = v->id, .flags = v->opts.flags, .ring = vr->ring,
-				     .ring_prev = vr->ring_prev, .ring_size = vr->ring_size,
-				     .ring_prev_size = vr->ring_prev_size,
-				     .method = (__u8)v->opts.method };
+	struct xdplb_vip_info vi;
 	int err;
 
+	entry_vip(v, vr->ring, vr->ring_size, vr->ring_prev, vr->ring_prev_size, &vi);
 	if (vr->have_written && !memcmp(&vi, &vr->written, sizeof(vi)))
 		return 0;
 	err = dp_vip_set(&d->dp, &v->key, &vi);
@@ -394,7 +384,7 @@ static int vip_sync(struct lbd *d, const struct xdplb_vip *v)
 		 * backend's next hop followed */
 		if (fresh || !r->resolved || d->resolve_all)
 			be_resolve(d, v, r);
-		err = be_write(d, v, b->id, r);
+		err = be_write(d, v, b, r);
 		if (err)
 			return err;
 	}
@@ -446,21 +436,13 @@ static int vip_drop(struct lbd *d, __u32 id)
 /* ---- echo keys: one per VIP address, so the forwarder answers pings and
  * knows the address is a VIP's (fragments, short headers). ---- */
 
-static void echo_key(const struct xdplb_vip_key *vip, struct xdplb_vip_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->addr = vip->addr;
-	k->family = vip->family;
-	k->proto = vip->family == XDPLB_AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-}
-
 static bool model_has_addr(const struct xdplb_model *m, const struct xdplb_vip_key *e)
 {
 	struct xdplb_vip_key k;
 	__u32 i;
 
 	for (i = 0; i < m->n_vips; i++) {
-		echo_key(&m->vips[i].key, &k);
+		entry_echo_key(&m->vips[i].key, &k);
 		if (!memcmp(&k, e, sizeof(k)))
 			return true;
 	}
@@ -479,12 +461,12 @@ static bool echo_present(const struct lbd *d, const struct xdplb_vip_key *k)
 
 static int echo_sync(struct lbd *d)
 {
-	struct xdplb_vip_info vi = { .flags = XDPLB_VIP_F_ECHO, .ring = XDPLB_NO_RING,
-				     .ring_prev = XDPLB_NO_RING };
+	struct xdplb_vip_info vi;
 	struct xdplb_vip_key k;
 	__u32 i;
 	int err;
 
+	entry_echo(&vi);
 	for (i = 0; i < d->n_echo;) {
 		if (model_has_addr(&d->model, &d->echo[i])) {
 			i++;
@@ -496,7 +478,7 @@ static int echo_sync(struct lbd *d)
 		d->echo[i] = d->echo[--d->n_echo];
 	}
 	for (i = 0; i < d->model.n_vips; i++) {
-		echo_key(&d->model.vips[i].key, &k);
+		entry_echo_key(&d->model.vips[i].key, &k);
 		if (echo_present(d, &k))
 			continue;
 		if (d->n_echo >= LBD_MAX_ECHO)
