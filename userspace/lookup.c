@@ -13,8 +13,7 @@
 
 #include "lookup.h"
 
-#define LOOKUP_TCP_SYN 0x02
-#define LOOKUP_L4_LEN  20 /* a TCP header; a datagram as long, as most are */
+#define LOOKUP_L4_LEN 20 /* a TCP header; a datagram as long, as most are */
 
 _Static_assert(sizeof(struct ethhdr) + sizeof(struct ipv6hdr) + LOOKUP_L4_LEN <= LOOKUP_PKT_MAX,
 	       "LOOKUP_PKT_MAX");
@@ -22,59 +21,69 @@ _Static_assert(sizeof(struct ethhdr) + sizeof(struct ipv6hdr) + LOOKUP_L4_LEN <=
 /* The L4 header: a SYN (the question is where a new connection goes; a
  * known flow's entry answers a SYN as it answers its other packets), or
  * a datagram.  Checksums stay 0: the forwarder does not read them, and the
- * packet never leaves the test run. */
+ * packet never leaves the test run.  Headers are built aligned and copied
+ * in: behind the 14-byte Ethernet header they are not. */
 static void put_l4(__u8 *l4, const struct xdplb_vip_key *vip, __u16 client_port)
 {
-	struct tcphdr *th = (struct tcphdr *)l4;
-	struct udphdr *uh = (struct udphdr *)l4;
+	struct tcphdr th;
+	struct udphdr uh;
 
 	memset(l4, 0, LOOKUP_L4_LEN);
 	if (vip->proto == IPPROTO_TCP) {
-		th->source = htons(client_port);
-		th->dest = vip->port;
-		th->doff = 5;
-		l4[13] = LOOKUP_TCP_SYN;
-		th->window = htons(65535);
+		memset(&th, 0, sizeof(th));
+		th.source = htons(client_port);
+		th.dest = vip->port;
+		th.doff = 5;
+		th.syn = 1;
+		th.window = htons(65535);
+		memcpy(l4, &th, sizeof(th));
 		return;
 	}
-	uh->source = htons(client_port);
-	uh->dest = vip->port;
-	uh->len = htons(LOOKUP_L4_LEN);
+	memset(&uh, 0, sizeof(uh));
+	uh.source = htons(client_port);
+	uh.dest = vip->port;
+	uh.len = htons(LOOKUP_L4_LEN);
+	memcpy(l4, &uh, sizeof(uh));
 }
 
 size_t lookup_build(const struct xdplb_vip_key *vip, const union xdplb_addr *client,
 		    __u16 client_port, __u8 *buf)
 {
-	struct ethhdr *eth = (struct ethhdr *)buf;
-	struct iphdr *iph = (struct iphdr *)(eth + 1);
-	struct ipv6hdr *ip6 = (struct ipv6hdr *)(eth + 1);
-	size_t len;
+	struct ethhdr eth;
+	struct iphdr iph;
+	struct ipv6hdr ip6;
+	__u8 *l3 = buf + sizeof(eth);
 
 	memset(buf, 0, LOOKUP_PKT_MAX);
+	memset(&eth, 0, sizeof(eth));
 	if (vip->family == XDPLB_AF_INET) {
-		len = sizeof(*eth) + sizeof(*iph) + LOOKUP_L4_LEN;
-		eth->h_proto = htons(ETH_P_IP);
-		iph->version = 4;
-		iph->ihl = 5;
-		iph->tot_len = htons(sizeof(*iph) + LOOKUP_L4_LEN);
-		iph->frag_off = htons(0x4000); /* DF */
-		iph->ttl = 64;
-		iph->protocol = vip->proto;
-		iph->saddr = client->v4;
-		iph->daddr = vip->addr.v4;
-		put_l4((__u8 *)(iph + 1), vip, client_port);
-		return len;
+		eth.h_proto = htons(ETH_P_IP);
+		memset(&iph, 0, sizeof(iph));
+		iph.version = 4;
+		iph.ihl = 5;
+		iph.tot_len = htons(sizeof(iph) + LOOKUP_L4_LEN);
+		iph.frag_off = htons(0x4000); /* DF */
+		iph.ttl = 64;
+		iph.protocol = vip->proto;
+		iph.saddr = client->v4;
+		iph.daddr = vip->addr.v4;
+		memcpy(buf, &eth, sizeof(eth));
+		memcpy(l3, &iph, sizeof(iph));
+		put_l4(l3 + sizeof(iph), vip, client_port);
+		return sizeof(eth) + sizeof(iph) + LOOKUP_L4_LEN;
 	}
-	len = sizeof(*eth) + sizeof(*ip6) + LOOKUP_L4_LEN;
-	eth->h_proto = htons(ETH_P_IPV6);
-	ip6->version = 6;
-	ip6->payload_len = htons(LOOKUP_L4_LEN);
-	ip6->nexthdr = vip->proto;
-	ip6->hop_limit = 64;
-	memcpy(&ip6->saddr, client->v6, 16);
-	memcpy(&ip6->daddr, vip->addr.v6, 16);
-	put_l4((__u8 *)(ip6 + 1), vip, client_port);
-	return len;
+	eth.h_proto = htons(ETH_P_IPV6);
+	memset(&ip6, 0, sizeof(ip6));
+	ip6.version = 6;
+	ip6.payload_len = htons(LOOKUP_L4_LEN);
+	ip6.nexthdr = vip->proto;
+	ip6.hop_limit = 64;
+	memcpy(&ip6.saddr, client->v6, 16);
+	memcpy(&ip6.daddr, vip->addr.v6, 16);
+	memcpy(buf, &eth, sizeof(eth));
+	memcpy(l3, &ip6, sizeof(ip6));
+	put_l4(l3 + sizeof(ip6), vip, client_port);
+	return sizeof(eth) + sizeof(ip6) + LOOKUP_L4_LEN;
 }
 
 int lookup_packet(int prog_fd, const __u8 *pkt, size_t len, struct xdplb_lookup *out)
