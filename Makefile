@@ -196,8 +196,8 @@ $(BUILD)/bpf/bench_fwd.bpf.o: bpf/xdplb.bpf.c
 # (selftests/k61/run.sh): static loader, static golden-packet tests, an
 # initramfs of our own.  The kernel package is fetched once into $(BUILD)/k61.
 K61_DIR   := $(BUILD)/k61
-K61_TESTS := test_progs fixture pkt test_fwd_l2 test_fwd_icmp test_fwd_encap test_fwd_lookup \
-	     test_decap test_smoke test_hll
+K61_TESTS := test_progs fixture pkt test_fwd_l2 test_fwd_icmp test_fwd_encap test_decap \
+	     test_smoke test_hll
 K61_BINS  := $(K61_DIR)/init $(K61_DIR)/loadall $(K61_DIR)/test_progs $(K61_DIR)/mkcpio
 
 .PHONY: verify-6.1 k61-build

@@ -740,19 +740,24 @@ static __always_inline void count_backend(const struct fwd *f)
 	c->new_flows += f->new_flow;
 }
 
+static __always_inline void fwd_start(struct fwd *f, struct xdp_md *ctx, struct xdplb_stats *st)
+{
+	f->ctx = ctx;
+	f->st = st;
+	f->why = 0;
+	f->flow_event = 0;
+	f->parsed = 0;
+	f->sent = 0;
+	f->new_flow = 0;
+}
+
 /* The one exit: why, what the flow tables said, the action, the traffic. */
 static __always_inline int xdplb_run(struct xdp_md *ctx, struct xdplb_stats *st)
 {
 	struct fwd f;
 	int act;
 
-	f.ctx = ctx;
-	f.st = st;
-	f.why = 0;
-	f.flow_event = 0;
-	f.parsed = 0;
-	f.sent = 0;
-	f.new_flow = 0;
+	fwd_start(&f, ctx, st);
 	act = forward(&f, 0);
 	if (f.why)
 		count(st, f.why);
@@ -782,11 +787,7 @@ int xdplb_lookup(struct xdp_md *ctx)
 	struct fwd f;
 	int act;
 
-	f.ctx = ctx;
-	f.st = NULL;
-	f.why = 0;
-	f.flow_event = 0;
-	f.parsed = 0;
+	fwd_start(&f, ctx, NULL);
 	f.be_id = XDPLB_NO_BACKEND;
 	f.hash = 0;
 	f.from = XDPLB_FROM_NONE;

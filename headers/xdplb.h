@@ -202,7 +202,7 @@ struct xdplb_lookup {
 	__u32 why;	  /* XDPLB_STAT_* pass or drop reason (or ICMP outcome); 0: none */
 	__u32 flow_event; /* XDPLB_STAT_FLOW_HIT / _MISS_SYN / _MISS_NONSYN; 0: none */
 	__u32 from;	  /* enum xdplb_lookup_from */
-	__u32 backend_id; /* the backend chosen (or the ring's inactive pick); else XDPLB_NO_BACKEND */
+	__u32 backend_id; /* chosen, or the ring's pick if inactive; else XDPLB_NO_BACKEND */
 	__u32 hash;	  /* the flow hash (the flow entry's on a hit); 0 if none */
 	__u32 ring;	  /* the ring slot asked, or XDPLB_NO_RING */
 	__u32 pad;

@@ -151,6 +151,44 @@ int fix_ring_index(const struct pkt_spec *s, int n)
 	return (int)((fix_hash(s) % FIX_RING_M) % (__u32)n);
 }
 
+static int snap_flow(void *ctx, enum dp_flow_table t, const struct dp_flow *f)
+{
+	__u64(*n)[4] = ctx;
+
+	n[t][0]++;
+	n[t][1] += f->v.packets;
+	n[t][2] += f->v.bytes;
+	n[t][3] += f->v.last_ns;
+	return 0;
+}
+
+int fix_snap_take(struct dp *dp, struct fix_snap *s)
+{
+	__u32 v;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	err = dp_stats(dp, &s->st);
+	err = err ?: dp_counters_range(dp, DP_BACKEND_COUNTERS, FIX_SNAP_BE, s->be);
+	for (v = 0; v < FIX_SNAP_VIPS; v++)
+		err = err ?: dp_vip_hll(dp, v, &s->hll[v]);
+	err = err ?: dp_flows_for_each(dp, DP_FLOWS_ESTABLISHED, snap_flow, s->flows);
+	return err ?: dp_flows_for_each(dp, DP_FLOWS_HALF_OPEN, snap_flow, s->flows);
+}
+
+const char *fix_snap_diff(const struct fix_snap *a, const struct fix_snap *b)
+{
+	if (memcmp(&a->st, &b->st, sizeof(a->st)))
+		return "global counters";
+	if (memcmp(a->be, b->be, sizeof(a->be)))
+		return "backend counters";
+	if (memcmp(a->flows, b->flows, sizeof(a->flows)))
+		return "flow tables";
+	if (memcmp(a->hll, b->hll, sizeof(a->hll)))
+		return "unique-client sketches";
+	return "";
+}
+
 int fix_apply(struct xdplb_model *m, const char *line)
 {
 	char buf[256], *argv[CMD_MAX_WORDS], err[256];

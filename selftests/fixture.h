@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include "config.h"
 #include "dataplane.h"
+#include "hll.h"
 #include "pkt.h"
 
 #define FIX_SEED 0x5eed1234u
@@ -31,6 +32,22 @@ int fix_run(struct dp *dp, const __u8 *in, size_t len, __u8 *out, size_t *out_le
 int fix_ring_index(const struct pkt_spec *s, int n);
 __u32 fix_hash(const struct pkt_spec *s);
 int fix_vip_key(int family, const char *addr, __u16 port, __u8 proto, struct xdplb_vip_key *k);
+
+/* Everything a packet may change in the datapath: the global counters,
+ * the counters of backend ids below FIX_SNAP_BE, the flow tables (entries,
+ * and sums of their packets, bytes and last times), the unique-client
+ * sketches of VIP ids below FIX_SNAP_VIPS. */
+#define FIX_SNAP_BE   64
+#define FIX_SNAP_VIPS 8
+struct fix_snap {
+	struct xdplb_stats st;
+	struct xdplb_counters be[FIX_SNAP_BE];
+	__u64 flows[DP_FLOW_TABLES][4];
+	struct hll_regs hll[FIX_SNAP_VIPS];
+};
+int fix_snap_take(struct dp *dp, struct fix_snap *s);
+/* The first part in which a and b differ ("global counters", ...), or "". */
+const char *fix_snap_diff(const struct fix_snap *a, const struct fix_snap *b);
 
 /* Parse one control command line and apply it to model `m` (no lbd, no
  * datapath); -1 with the error printed to stderr. */

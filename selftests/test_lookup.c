@@ -13,7 +13,6 @@
 
 #include "test_progs.h"
 #include "fixture.h"
-#include "hll.h"
 #include "lbd.h"
 #include "lookup.h"
 
@@ -169,51 +168,6 @@ static bool same_as_forwarder(struct lk *t, int i, __u16 port, __u8 tcp_flags, c
 	return ASSERT_STREQ(got, exp, "lookup = forwarder");
 }
 
-/* Everything a packet may change in the datapath. */
-struct snap {
-	struct xdplb_stats st;
-	struct xdplb_counters be[3][3];
-	__u64 flows[DP_FLOW_TABLES][4]; /* entries; sums of packets, bytes, last_ns */
-	struct hll_regs hll[3];
-};
-
-static int count_flow(void *ctx, enum dp_flow_table tb, const struct dp_flow *f)
-{
-	__u64 (*n)[4] = ctx;
-
-	n[tb][0]++;
-	n[tb][1] += f->v.packets;
-	n[tb][2] += f->v.bytes;
-	n[tb][3] += f->v.last_ns;
-	return 0;
-}
-
-static int snap_take(struct lk *t, struct snap *s)
-{
-	int i, j, err;
-
-	memset(s, 0, sizeof(*s));
-	err = dp_stats(&t->d.dp, &s->st);
-	for (i = 0; i < 3; i++) {
-		err = err ?: dp_vip_hll(&t->d.dp, t->vip_id[i], &s->hll[i]);
-		for (j = 0; j < 3; j++)
-			err = err ?: dp_backend_counters(&t->d.dp, t->ids[i][j], &s->be[i][j]);
-	}
-	err = err ?: dp_flows_for_each(&t->d.dp, DP_FLOWS_ESTABLISHED, count_flow, s->flows);
-	return err ?: dp_flows_for_each(&t->d.dp, DP_FLOWS_HALF_OPEN, count_flow, s->flows);
-}
-
-/* a and b the same, part by part (a failure names the part). */
-static bool snap_same(const struct snap *a, const struct snap *b)
-{
-	bool ok = ASSERT_MEMEQ(&a->st, sizeof(a->st), &b->st, sizeof(b->st), "global counters");
-
-	ok &= ASSERT_TRUE(!memcmp(a->be, b->be, sizeof(a->be)), "backend counters unchanged");
-	ok &= ASSERT_MEMEQ(a->flows, sizeof(a->flows), b->flows, sizeof(b->flows), "flow tables");
-	ok &= ASSERT_TRUE(!memcmp(a->hll, b->hll, sizeof(a->hll)), "sketches unchanged");
-	return ok;
-}
-
 static int on_event(void *ctx, void *data, size_t size)
 {
 	(void)data;
@@ -356,7 +310,7 @@ static void test_json(struct lk *t, struct strbuf *out)
  * forwarder change them (the check can fail). */
 static void test_no_side_effects(struct lk *t, struct strbuf *out)
 {
-	struct snap before, after;
+	static struct fix_snap before, after;
 	struct ring_buffer *rb;
 	struct xdplb_lookup v;
 	char exp[64];
@@ -368,7 +322,7 @@ static void test_no_side_effects(struct lk *t, struct strbuf *out)
 		return;
 	forwarded(t, 0, 40400, 0x02, "", exp, sizeof(exp)); /* a half-open flow */
 	forwarded(t, 2, 40400, 0x02, "", exp, sizeof(exp));
-	if (establish(t, 40402) < 0 || !ASSERT_OK(snap_take(t, &before), "before"))
+	if (establish(t, 40402) < 0 || !ASSERT_OK(fix_snap_take(&t->d.dp, &before), "before"))
 		goto out;
 	ring_buffer__consume(rb); /* the promotions so far */
 	events = 0;
@@ -381,13 +335,13 @@ static void test_no_side_effects(struct lk *t, struct strbuf *out)
 	ASSERT_EQ(v.from, XDPLB_FROM_HALF_OPEN, "from the half-open table (v6)");
 	ASSERT_OK(verdict(t, 0, 40402, 0x10, &v), "an established flow's packet"); /* counted */
 	ASSERT_EQ(v.from, XDPLB_FROM_ESTABLISHED, "from the established table");
-	ASSERT_OK(snap_take(t, &after), "after");
-	snap_same(&after, &before);
+	ASSERT_OK(fix_snap_take(&t->d.dp, &after), "after");
+	ASSERT_STREQ(fix_snap_diff(&after, &before), "", "datapath unchanged");
 	ASSERT_EQ(ring_buffer__consume(rb), 0, "nothing reported to flow sync");
 	ASSERT_EQ(events, 0, "no event");
 	/* the forwarder, for contrast */
 	forwarded(t, 0, 40400, 0x10, "", exp, sizeof(exp));
-	ASSERT_OK(snap_take(t, &after), "after the forwarder");
+	ASSERT_OK(fix_snap_take(&t->d.dp, &after), "after the forwarder");
 	ASSERT_EQ(after.flows[DP_FLOWS_ESTABLISHED][0], before.flows[DP_FLOWS_ESTABLISHED][0] + 1,
 		  "the forwarder promotes");
 	ASSERT_EQ(after.st.v[XDPLB_STAT_TX], before.st.v[XDPLB_STAT_TX] + 1, "and counts");
