@@ -24,6 +24,15 @@
  *
  * Flow sync: while lbd sets `sync_flows`, every promotion that is not a
  * guess is reported in `flow_events` for lbd to send to its peers.
+ *
+ * Two entry points share this code and the maps: `xdplb_fwd`, the
+ * forwarder, and `xdplb_lookup`, the same way taken as a dry run for
+ * `lbctl flow lookup`: nothing learned, promoted, counted, sketched or
+ * reported, the packet neither rewritten nor sent; the verdict goes in
+ * front of the packet (struct xdplb_lookup, xdplb.h).  `dry` is a
+ * constant, so xdplb_fwd has none of its branches: its code is the same
+ * instructions as without them (compare llvm-objdump of both builds when
+ * moving a dry-run line; some placements make clang lay out blocks anew).
  */
 #include "parse.h"
 #include "maps.h"
@@ -428,6 +437,9 @@ struct fwd {
 	__u8 parsed;		/* p is filled (else only the IPv4 fast path's key is) */
 	__u8 sent;		/* the packet goes to be: count its traffic */
 	__u8 new_flow;		/* and a new flow on it */
+	/* dry run only (never written by the forwarder) */
+	__u8 from;		/* enum xdplb_lookup_from */
+	__u32 ring;		/* the ring slot asked, or XDPLB_NO_RING */
 };
 
 static __always_inline void *pkt_data(const struct fwd *f)
@@ -538,7 +550,7 @@ static __always_inline void flow_touch(struct fwd *f, struct xdplb_flow_val *fv)
 /* The established table: one lookup, and the packet is on its way.  Each
  * family has its own call site (one map each: the verifier inlines the
  * lookup only then).  Returns whether the flow was found. */
-static __always_inline int established(struct fwd *f)
+static __always_inline int established(struct fwd *f, const int dry)
 {
 	struct xdplb_backend_info *be;
 	struct xdplb_flow_val *fv;
@@ -551,7 +563,10 @@ static __always_inline int established(struct fwd *f)
 	if (!be)
 		return 0;
 	flow_found(f, fv, be);
-	flow_touch(f, fv);
+	if (dry)
+		f->from = XDPLB_FROM_ESTABLISHED;
+	else
+		flow_touch(f, fv);
 	return 1;
 }
 
@@ -596,7 +611,7 @@ static __always_inline void promote(struct fwd *f, const struct xdplb_flow_val *
  * current ring's backend and a half-open entry.  A retransmitted SYN finds
  * its entry too and keeps its backend (which may have answered already:
  * asking a ring that changed meanwhile would split the handshake). */
-static __always_inline int choose(struct fwd *f, const struct xdplb_vip_info *vi)
+static __always_inline int choose(struct fwd *f, const struct xdplb_vip_info *vi, const int dry)
 {
 	struct xdplb_backend_info *be;
 	struct xdplb_config *cfg;
@@ -612,6 +627,10 @@ static __always_inline int choose(struct fwd *f, const struct xdplb_vip_info *vi
 	if (half_get(p->family, &f->key, f->hash, &v, &slot) &&
 	    (be = flow_backend(&v)) && v.vip_id == vi->vip_id) {
 		flow_found(f, &v, be);
+		if (dry) {
+			f->from = XDPLB_FROM_HALF_OPEN;
+			return NEXT;
+		}
 		if (!syn) {
 			flow_touch(f, &v);
 			promote(f, &v, slot);
@@ -620,9 +639,15 @@ static __always_inline int choose(struct fwd *f, const struct xdplb_vip_info *vi
 	}
 	f->be_id = ring_choose(vi, f->hash, &f->be);
 	f->flow_event = tcp && !syn ? XDPLB_STAT_FLOW_MISS_NONSYN : XDPLB_STAT_FLOW_MISS_SYN;
+	if (dry)
+		f->ring = vi->ring;
 	if (!f->be) {
 		f->why = XDPLB_STAT_DROP_NO_BACKEND;
 		return XDP_DROP;
+	}
+	if (dry) {
+		f->from = XDPLB_FROM_RING;
+		return NEXT;
 	}
 	/* half-open even for a non-SYN miss: a lone spoofed packet must not
 	 * evict an established flow; the flow's next packet promotes it */
@@ -668,13 +693,15 @@ static __always_inline int check_mtu(struct fwd *f, __u32 overhead,
 }
 
 /* To the chosen backend: rewrite the MACs (l2) or encapsulate. */
-static __always_inline int send(struct fwd *f, int icmp_err)
+static __always_inline int send(struct fwd *f, int icmp_err, const int dry)
 {
 	const struct xdplb_backend_info *be = f->be;
 	struct xdplb_config *cfg;
 	__u32 zero = 0, overhead;
 	int act, err;
 
+	if (dry) /* where it would go; the packet stays as it is */
+		return be->flags & XDPLB_BE_F_REDIRECT ? XDP_REDIRECT : XDP_TX;
 	if (be->method == XDPLB_METHOD_L2) {
 		void *data = pkt_data(f);
 
@@ -703,7 +730,7 @@ static __always_inline int send(struct fwd *f, int icmp_err)
 
 /* An ICMP error about a VIP flow goes where the flow goes: the flow tables
  * (nothing learned or promoted), else the current ring. */
-static __always_inline int icmp_error(struct fwd *f, const struct pkt *q)
+static __always_inline int icmp_error(struct fwd *f, const struct pkt *q, const int dry)
 {
 	struct xdplb_backend_info *be;
 	struct xdplb_vip_info *vi;
@@ -718,6 +745,8 @@ static __always_inline int icmp_error(struct fwd *f, const struct pkt *q)
 	}
 	flow_key_of(q, &f->key);
 	fv = flow_get(q->family, &f->key);
+	if (dry) /* provisional; xdplb_lookup keeps it only if the packet is sent */
+		f->from = XDPLB_FROM_ESTABLISHED;
 	if ((be = flow_backend(fv)) && fv->vip_id == vi->vip_id) {
 		flow_found(f, fv, be);
 	} else {
@@ -728,8 +757,14 @@ static __always_inline int icmp_error(struct fwd *f, const struct pkt *q)
 		if (half_get(q->family, &f->key, f->hash, &v, &slot) &&
 		    (be = flow_backend(&v)) && v.vip_id == vi->vip_id) {
 			flow_found(f, &v, be);
+			if (dry)
+				f->from = XDPLB_FROM_HALF_OPEN;
 		} else {
 			f->be_id = ring_choose(vi, f->hash, &f->be);
+			if (dry) {
+				f->ring = vi->ring;
+				f->from = XDPLB_FROM_RING;
+			}
 			if (!f->be) {
 				f->why = XDPLB_STAT_DROP_NO_BACKEND;
 				return XDP_DROP;
@@ -737,12 +772,12 @@ static __always_inline int icmp_error(struct fwd *f, const struct pkt *q)
 		}
 	}
 	f->why = XDPLB_STAT_ICMP_ERR_FWD;
-	return send(f, 1);
+	return send(f, 1, dry);
 }
 
 /* ICMP to a VIP address: echo requests answered here, errors that quote a
  * VIP flow sent to its backend, the rest passed. */
-static __always_inline int icmp(struct fwd *f)
+static __always_inline int icmp(struct fwd *f, const int dry)
 {
 	void *data = pkt_data(f), *end = pkt_end(f);
 	struct pkt *p = &f->p;
@@ -758,7 +793,7 @@ static __always_inline int icmp(struct fwd *f)
 		return XDP_DROP;
 	}
 	if (p->icmp_type == echo) {
-		if (echo_reply(data, end, p))
+		if (!dry && echo_reply(data, end, p))
 			return XDP_ABORTED; /* cannot happen: lengths were checked */
 		f->why = XDPLB_STAT_ICMP_ECHO;
 		return XDP_TX;
@@ -767,10 +802,10 @@ static __always_inline int icmp(struct fwd *f)
 		f->why = XDPLB_STAT_PASS_ICMP_OTHER;
 		return XDP_PASS;
 	}
-	return icmp_error(f, &q);
+	return icmp_error(f, &q, dry);
 }
 
-static __always_inline int forward(struct fwd *f)
+static __always_inline int forward(struct fwd *f, const int dry)
 {
 	struct xdplb_vip_info *vi;
 	int act;
@@ -782,21 +817,21 @@ static __always_inline int forward(struct fwd *f)
 	if (act != NEXT)
 		return act;
 	if (f->parsed && (f->p.proto == IPPROTO_ICMP || f->p.proto == IPPROTO_ICMPV6))
-		return icmp(f);
+		return icmp(f, dry);
 	if (f->parsed && (f->p.frag || f->p.l4_short))
 		return unkeyed(f);
-	if (established(f))
-		return send(f, 0);
+	if (established(f, dry))
+		return send(f, 0, dry);
 	parse_rest(f);
 	vi = vip_find(&f->p);
 	if (!vi) {
 		f->why = XDPLB_STAT_PASS_NOT_VIP;
 		return XDP_PASS;
 	}
-	act = choose(f, vi);
+	act = choose(f, vi, dry);
 	if (act != NEXT)
 		return act;
-	return send(f, 0);
+	return send(f, 0, dry);
 }
 
 /* What a packet sent to a backend adds to its counters (per backend only:
@@ -812,20 +847,25 @@ static __always_inline void count_backend(const struct fwd *f)
 	c->new_flows += f->new_flow;
 }
 
+static __always_inline void fwd_start(struct fwd *f, struct xdp_md *ctx, struct xdplb_stats *st)
+{
+	f->ctx = ctx;
+	f->st = st;
+	f->why = 0;
+	f->flow_event = 0;
+	f->parsed = 0;
+	f->sent = 0;
+	f->new_flow = 0;
+}
+
 /* The one exit: why, what the flow tables said, the action, the traffic. */
 static __always_inline int xdplb_run(struct xdp_md *ctx, struct xdplb_stats *st)
 {
 	struct fwd f;
 	int act;
 
-	f.ctx = ctx;
-	f.st = st;
-	f.why = 0;
-	f.flow_event = 0;
-	f.parsed = 0;
-	f.sent = 0;
-	f.new_flow = 0;
-	act = forward(&f);
+	fwd_start(&f, ctx, st);
+	act = forward(&f, 0);
 	if (f.why)
 		count(st, f.why);
 	if (f.flow_event)
@@ -842,4 +882,36 @@ int xdplb_fwd(struct xdp_md *ctx)
 	__u32 zero = 0;
 
 	return xdplb_run(ctx, bpf_map_lookup_elem(&stats, &zero));
+}
+
+/* `lbctl flow lookup`: the forwarder's way as a dry run (file comment) on
+ * a packet lbd built, run with BPF_PROG_TEST_RUN; the verdict goes in the
+ * packet's metadata, where the test run's output begins. */
+SEC("xdp")
+int xdplb_lookup(struct xdp_md *ctx)
+{
+	struct xdplb_lookup *v;
+	struct fwd f;
+	int act;
+
+	fwd_start(&f, ctx, NULL);
+	f.be_id = XDPLB_NO_BACKEND;
+	f.hash = 0;
+	f.from = XDPLB_FROM_NONE;
+	f.ring = XDPLB_NO_RING;
+	act = forward(&f, 1);
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*v)))
+		return XDP_ABORTED;
+	v = (void *)(long)ctx->data_meta;
+	if ((void *)(v + 1) > (void *)(long)ctx->data)
+		return XDP_ABORTED;
+	v->action = act;
+	v->why = f.why;
+	v->flow_event = f.flow_event;
+	v->from = act == XDP_TX || act == XDP_REDIRECT ? f.from : XDPLB_FROM_NONE;
+	v->backend_id = f.be_id;
+	v->hash = f.hash;
+	v->ring = f.ring;
+	v->pad = 0;
+	return act;
 }

@@ -38,6 +38,7 @@
 
 /* Pin names (files under --pin) and map names in the object. */
 #define XDPLB_PROG_NAME "xdplb_fwd"
+#define XDPLB_LOOKUP_PROG_NAME "xdplb_lookup" /* the dry run of `lbctl flow lookup` */
 
 /* Address families as stored in keys (not AF_* to stay libc-free in BPF). */
 enum xdplb_family {
@@ -202,6 +203,30 @@ struct xdplb_flow_event {
 };
 #define XDPLB_FLOW_EVENTS_BYTES (1u << 20) /* ~18,000 events between two reads */
 
+/* Flow lookup (`lbctl flow lookup`): lbd runs the program `xdplb_lookup`
+ * (XDPLB_LOOKUP_PROG_NAME) with BPF_PROG_TEST_RUN on a packet it builds.
+ * That program is the forwarder's own code taken as a dry run (nothing
+ * learned, promoted, counted or reported, the packet not rewritten) and
+ * puts this verdict in the packet's metadata, the first bytes of the test
+ * run's output. */
+enum xdplb_lookup_from {
+	XDPLB_FROM_NONE = 0,	/* no backend: passed or dropped, `why` says */
+	XDPLB_FROM_ESTABLISHED, /* the established flow table */
+	XDPLB_FROM_HALF_OPEN,	/* the half-open flow table */
+	XDPLB_FROM_RING,	/* the VIP's current Maglev ring */
+};
+
+struct xdplb_lookup {
+	__u32 action;	  /* the XDP action the forwarder takes */
+	__u32 why;	  /* XDPLB_STAT_* pass or drop reason (or ICMP outcome); 0: none */
+	__u32 flow_event; /* XDPLB_STAT_FLOW_HIT / _MISS_SYN / _MISS_NONSYN; 0: none */
+	__u32 from;	  /* enum xdplb_lookup_from */
+	__u32 backend_id; /* chosen, or the ring's pick if inactive; else XDPLB_NO_BACKEND */
+	__u32 hash;	  /* the flow hash (the flow entry's on a hit); 0 if none */
+	__u32 ring;	  /* the ring slot asked, or XDPLB_NO_RING */
+	__u32 pad;
+};
+
 /* Unique clients per VIP: HyperLogLog sketches of client addresses, per
  * CPU, merged in user space.  2^P registers of 4 bits, two per byte (even
  * register in the low nibble); a register holds the largest rank seen,
@@ -327,6 +352,7 @@ _Static_assert(sizeof(struct xdplb_flow_event) == 48, "flow_event");
 _Static_assert(sizeof(struct xdplb_vip_filter) == 8192, "vip_filter");
 _Static_assert(sizeof(struct xdplb_counters) == 24, "counters");
 _Static_assert(sizeof(struct xdplb_hll) == 2048, "hll");
+_Static_assert(sizeof(struct xdplb_lookup) <= 32, "lookup: XDP metadata holds 32 bytes at most");
 #endif
 
 #endif /* XDPLB_H */

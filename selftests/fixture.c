@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* fixture.c - set up the forwarder's maps for golden tests. */
+/* fixture.c - set up the forwarder's maps for golden tests; the entries
+ * are built by lbd's own builders (entries.h) from model VIPs and backends. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -8,8 +9,11 @@
 #include <bpf/bpf.h>
 
 #include "counters.h"
+#include "entries.h"
 #include "fixture.h"
 #include "xdplb_hash.h"
+
+#define FIX_IFINDEX 1 /* lbd's interface and every backend's next hop's: XDP_TX */
 
 int fix_open(struct dp *dp)
 {
@@ -44,32 +48,41 @@ int fix_vip_key(int family, const char *addr, __u16 port, __u8 proto, struct xdp
 	return 0;
 }
 
-/* What fix_vip() set per VIP id, copied into backend entries as lbd does. */
-static struct {
-	__u8 method, flags;
-} vip_meta[XDPLB_MAX_VIPS];
+/* The model VIPs fix_vip() made, by id: backend entries copy their method
+ * and flags, as lbd's do. */
+static struct xdplb_vip fix_vips[XDPLB_MAX_VIPS];
+
+static struct xdplb_vip *fix_model_vip(__u32 vip_id)
+{
+	static struct xdplb_vip other;
+
+	if (vip_id < XDPLB_MAX_VIPS)
+		return &fix_vips[vip_id];
+	memset(&other, 0, sizeof(other)); /* an id no VIP can have: tests of bad ids */
+	other.id = vip_id;
+	return &other;
+}
 
 int fix_vip(struct dp *dp, int family, const char *addr, __u16 port, __u8 proto, __u8 method,
 	    __u32 vip_id, __u32 flags)
 {
-	struct xdplb_vip_info vi = { .vip_id = vip_id, .flags = flags, .ring = 2 * vip_id,
-				     .ring_prev = XDPLB_NO_RING, .ring_size = FIX_RING_M,
-				     .method = method };
-	struct xdplb_vip_info echo = { .vip_id = vip_id, .flags = XDPLB_VIP_F_ECHO,
-				       .ring = XDPLB_NO_RING, .ring_prev = XDPLB_NO_RING };
+	struct xdplb_vip *v = fix_model_vip(vip_id);
+	struct xdplb_vip_info vi;
 	struct xdplb_vip_key k;
 	int err;
 
-	if (vip_id < XDPLB_MAX_VIPS) {
-		vip_meta[vip_id].method = method;
-		vip_meta[vip_id].flags = (__u8)flags;
-	}
-	fix_vip_key(family, addr, port, proto, &k);
-	err = dp_vip_set(dp, &k, &vi);
+	memset(v, 0, sizeof(*v));
+	fix_vip_key(family, addr, port, proto, &v->key);
+	v->id = vip_id;
+	v->opts.method = (enum xdplb_method)method;
+	v->opts.flags = flags;
+	entry_vip(v, 2 * vip_id, FIX_RING_M, XDPLB_NO_RING, 0, &vi);
+	err = dp_vip_set(dp, &v->key, &vi);
 	if (err)
 		return err;
-	fix_vip_key(family, addr, 0, family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, &k);
-	return dp_vip_set(dp, &k, &echo);
+	entry_echo_key(&v->key, &k);
+	entry_echo(&vi);
+	return dp_vip_set(dp, &k, &vi);
 }
 
 int fix_vip_rings(struct dp *dp, int family, const char *addr, __u16 port, __u8 proto,
@@ -83,27 +96,24 @@ int fix_vip_rings(struct dp *dp, int family, const char *addr, __u16 port, __u8 
 	err = dp_vip_get(dp, &k, &vi);
 	if (err)
 		return err;
-	vi.ring = cur;
-	vi.ring_size = FIX_RING_M;
-	vi.ring_prev = prev;
-	vi.ring_prev_size = prev == XDPLB_NO_RING ? 0 : FIX_RING_M;
+	entry_vip(fix_model_vip(vi.vip_id), cur, FIX_RING_M, prev,
+		  prev == XDPLB_NO_RING ? 0 : FIX_RING_M, &vi);
 	return dp_vip_set(dp, &k, &vi);
 }
 
 int fix_backend(struct dp *dp, __u32 id, __u32 vip_id, int family, const char *addr,
 		const __u8 *mac, bool active)
 {
-	struct xdplb_backend_info be = { .vip_id = vip_id };
+	struct xdplb_backend b = { .id = id, .weight = XDPLB_DEFAULT_WEIGHT };
+	struct neigh_result nr = { .ifindex = FIX_IFINDEX };
+	struct xdplb_backend_info be;
 
-	pkt_addr(family, addr, &be.addr);
-	be.family = family == 4 ? XDPLB_AF_INET : XDPLB_AF_INET6;
-	be.flags = active ? XDPLB_BE_F_ACTIVE : 0;
-	if (vip_id < XDPLB_MAX_VIPS) {
-		be.method = vip_meta[vip_id].method;
-		be.vip_flags = vip_meta[vip_id].flags;
-	}
-	memcpy(be.mac, mac, 6);
-	memcpy(be.src_mac, MAC_LB, 6);
+	pkt_addr(family, addr, &b.addr);
+	b.family = family == 4 ? XDPLB_AF_INET : XDPLB_AF_INET6;
+	memcpy(nr.mac, mac, 6);
+	memcpy(nr.src_mac, MAC_LB, 6);
+	/* resolved; up or down */
+	entry_backend(fix_model_vip(vip_id), &b, active, &nr, FIX_IFINDEX, &be);
 	return dp_backend_set(dp, id, &be);
 }
 
@@ -145,6 +155,58 @@ __u32 fix_hash(const struct pkt_spec *s)
 int fix_ring_index(const struct pkt_spec *s, int n)
 {
 	return (int)((fix_hash(s) % FIX_RING_M) % (__u32)n);
+}
+
+static int snap_flow(void *ctx, enum dp_flow_table t, const struct dp_flow *f)
+{
+	__u64(*n)[4] = ctx;
+
+	n[t][0]++;
+	n[t][1] += f->v.packets;
+	n[t][2] += f->v.bytes;
+	n[t][3] += f->v.last_ns;
+	return 0;
+}
+
+int fix_snap_take(struct dp *dp, struct fix_snap *s)
+{
+	/* the backend counters as lbd reads them: a model of one VIP holding
+	 * every backend id below FIX_SNAP_BE */
+	static struct xdplb_backend b[FIX_SNAP_BE];
+	struct xdplb_vip vip = { .id = 0, .n_backends = FIX_SNAP_BE, .backends = b };
+	struct xdplb_model m = { .vips = &vip, .n_vips = 1 };
+	struct counters c;
+	__u32 i;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < FIX_SNAP_BE; i++)
+		b[i].id = i;
+	err = counters_global(dp, &s->st);
+	err = err ?: counters_init(&c, dp, &m, NULL);
+	if (!err) {
+		err = counters_read(&c);
+		for (i = 0; !err && i < FIX_SNAP_BE; i++)
+			s->be[i] = counters_total(&c, COUNTERS_BACKENDS, i);
+		counters_free(&c);
+	}
+	for (i = 0; i < FIX_SNAP_VIPS; i++)
+		err = err ?: counters_vip_sketch(dp, i, &s->hll[i]);
+	err = err ?: dp_flows_for_each(dp, DP_FLOWS_ESTABLISHED, snap_flow, s->flows);
+	return err ?: dp_flows_for_each(dp, DP_FLOWS_HALF_OPEN, snap_flow, s->flows);
+}
+
+const char *fix_snap_diff(const struct fix_snap *a, const struct fix_snap *b)
+{
+	if (memcmp(&a->st, &b->st, sizeof(a->st)))
+		return "global counters";
+	if (memcmp(a->be, b->be, sizeof(a->be)))
+		return "backend counters";
+	if (memcmp(a->flows, b->flows, sizeof(a->flows)))
+		return "flow tables";
+	if (memcmp(a->hll, b->hll, sizeof(a->hll)))
+		return "unique-client sketches";
+	return "";
 }
 
 int fix_apply(struct xdplb_model *m, const char *line)

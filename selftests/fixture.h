@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include "cmdparse.h"
 #include "dataplane.h"
+#include "hll.h"
 #include "pkt.h"
 
 #define FIX_SEED 0x5eed1234u
@@ -41,6 +42,22 @@ int fix_vip_key(int family, const char *addr, __u16 port, __u8 proto, struct xdp
 #define FIX_MAX_BACKENDS 16
 int fix_counters(struct dp *dp, __u32 vip_id, const __u32 *ids, __u32 n,
 		 struct xdplb_counters *vip, __u32 be_id, struct xdplb_counters *be);
+
+/* Everything a packet may change in the datapath: the global counters,
+ * the counters of backend ids below FIX_SNAP_BE, the flow tables (entries,
+ * and sums of their packets, bytes and last times), the unique-client
+ * sketches of VIP ids below FIX_SNAP_VIPS. */
+#define FIX_SNAP_BE   64
+#define FIX_SNAP_VIPS 8
+struct fix_snap {
+	struct xdplb_stats st;
+	struct xdplb_counters be[FIX_SNAP_BE];
+	__u64 flows[DP_FLOW_TABLES][4];
+	struct hll_regs hll[FIX_SNAP_VIPS];
+};
+int fix_snap_take(struct dp *dp, struct fix_snap *s);
+/* The first part in which a and b differ ("global counters", ...), or "". */
+const char *fix_snap_diff(const struct fix_snap *a, const struct fix_snap *b);
 
 /* Parse one control command line and apply it to model `m` (no lbd, no
  * datapath); -1 with the error printed to stderr. */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* test_fwd_l2.c - golden packets: load, l2 forwarding, VLAN, options,
  * wildcard VIPs, flow table, non-SYN misses and flow reports, draining,
- * pass-through. */
+ * pass-through; the forwarder's dry run for flow lookups against it. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
@@ -10,6 +10,7 @@
 #include "test_progs.h"
 #include "counters.h"
 #include "fixture.h"
+#include "lookup.h"
 #include "xdplb.skel.h"
 
 #define VIP4 "10.0.0.100"
@@ -606,5 +607,167 @@ TEST(fwd_long_ext_hdr)
 	f.sport = htons(s.sport);
 	f.dport = htons(s.dport);
 	ASSERT_EQ(dp_flow_lookup(&dp, &f), 1, "learned under its own ports");
+	dp_close(&dp);
+}
+
+/* ---- the forwarder's dry run (xdplb_lookup, run by lookup.c): for each
+ * kind of packet the verdict names the action and the backend the
+ * forwarder itself then takes for the same packet and which table or ring
+ * answered, and running it changes nothing in the datapath nor the packet. */
+
+#define CLIENT_LK "192.0.2.9"
+
+/* The backend index (0-2) a frame was sent to, from its MAC; -1 if none. */
+static int mac_index(const __u8 *frame)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (!memcmp(frame, MAC_BE[i], 6))
+			return i;
+	return -1;
+}
+
+/* The backend index (0-2) of one of setup_l2's ids (1-3, 11-13, ... 41-43). */
+static int id_index(__u32 id)
+{
+	return id < 50 && id % 10 >= 1 && id % 10 <= 3 ? (int)(id % 10) - 1 : -1;
+}
+
+/* The dry run on frame `in`, then the forwarder on it: same action, same
+ * backend; the dry run left the datapath and the packet as they were, and
+ * answered from `want_from`. */
+static void check_lookup(struct dp *dp, const __u8 *in, size_t len, __u32 want_from,
+			 const char *name)
+{
+	__u8 raw[PKT_MAX + sizeof(struct xdplb_lookup)], out[PKT_MAX];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
+		    .data_out = raw, .data_size_out = sizeof(raw), .repeat = 1);
+	static struct fix_snap before, after;
+	struct xdplb_lookup v;
+	size_t out_len;
+	bool ok;
+	int act;
+
+	ok = ASSERT_OK(fix_snap_take(dp, &before), "snapshot") &&
+	     ASSERT_OK(lookup_packet(dp_lookup_prog_fd(dp), in, len, &v), "lookup");
+	if (ok) {
+		/* the same run by hand: the packet behind the verdict is untouched */
+		ok &= ASSERT_OK(bpf_prog_test_run_opts(dp_lookup_prog_fd(dp), &o), "raw run") &&
+		      ASSERT_MEMEQ(raw + sizeof(v), o.data_size_out - sizeof(v), in, len,
+				   "packet as it was");
+		ok &= ASSERT_OK(fix_snap_take(dp, &after), "snapshot after") &&
+		      ASSERT_STREQ(fix_snap_diff(&after, &before), "", "datapath unchanged");
+		ok &= ASSERT_EQ(v.from, want_from, "answered from");
+		act = fix_run(dp, in, len, out, &out_len);
+		ok &= ASSERT_EQ(v.action, (__u32)act, "the forwarder's action");
+		if (act == XDP_TX && v.from != XDPLB_FROM_NONE)
+			ok &= ASSERT_EQ(id_index(v.backend_id), mac_index(out),
+					"the forwarder's backend");
+	}
+	if (!ok)
+		fprintf(stderr, "  (in case: %s)\n", name);
+}
+
+/* An ICMP error from a router about the backend's reply VIP4:80 -> CLIENT_LK:port. */
+static size_t icmp_error_about(__u16 port, __u8 *buf)
+{
+	struct pkt_spec reply = { .family = 4, .src = VIP4, .dst = CLIENT_LK,
+				  .proto = IPPROTO_TCP, .sport = 80, .dport = port,
+				  .tcp_flags = 0x10, .df = true };
+	__u8 quoted[PKT_MAX], l4[8 + 28];
+	struct pkt_spec err = { .family = 4, .src = "192.0.2.254", .dst = VIP4,
+				.proto = IPPROTO_ICMP, .l4 = l4, .l4_len = sizeof(l4) };
+	__u16 c;
+
+	pkt_build_ip(&reply, quoted);
+	memset(l4, 0, 8);
+	l4[0] = 3; /* unreachable, fragmentation needed */
+	l4[1] = 4;
+	memcpy(l4 + 8, quoted, 28);
+	c = pkt_csum(l4, sizeof(l4), 0);
+	memcpy(l4 + 2, &c, 2);
+	return pkt_build(&err, buf);
+}
+
+TEST(fwd_lookup)
+{
+	struct pkt_spec s = { .family = 4, .src = CLIENT_LK, .dst = VIP4, .proto = IPPROTO_TCP,
+			      .sport = 50000, .dport = 80, .tcp_flags = 0x02 };
+	__u8 in[PKT_MAX];
+	struct xdplb_lookup v;
+	struct dp dp;
+	size_t len;
+	int x;
+
+	if (!setup_l2(&dp))
+		return;
+	if (test__start_subtest("packet_kinds")) {
+		check_lookup(&dp, in, pkt_build(&s, in), XDPLB_FROM_RING, "tcp4 syn");
+		s.proto = IPPROTO_UDP;
+		s.dport = 53;
+		check_lookup(&dp, in, pkt_build(&s, in), XDPLB_FROM_RING, "udp4");
+		s = (struct pkt_spec){ .family = 6, .src = "2001:db8::9", .dst = VIP6,
+				       .proto = IPPROTO_TCP, .sport = 50000, .dport = 80,
+				       .tcp_flags = 0x02 };
+		check_lookup(&dp, in, pkt_build(&s, in), XDPLB_FROM_RING, "tcp6 syn");
+		s = (struct pkt_spec){ .family = 4, .src = CLIENT_LK, .dst = VIP4,
+				       .proto = IPPROTO_TCP, .sport = 50001, .dport = 80,
+				       .tcp_flags = 0x02, .vlan = true, .vlan_tci = 42 };
+		check_lookup(&dp, in, pkt_build(&s, in), XDPLB_FROM_RING, "vlan");
+		s.vlan = false;
+		s.sport = 50002;
+		s.ip_opts = 12;
+		check_lookup(&dp, in, pkt_build(&s, in), XDPLB_FROM_RING, "ipv4 options");
+		s.ip_opts = 0;
+		s.sport = 50003;
+		s.dst = "10.0.0.101"; /* VIP 4: every TCP port */
+		s.dport = 8080;
+		check_lookup(&dp, in, pkt_build(&s, in), XDPLB_FROM_RING, "wildcard VIP");
+		s.dst = "10.0.0.99";
+		check_lookup(&dp, in, pkt_build(&s, in), XDPLB_FROM_NONE, "not a VIP");
+		s.dst = VIP4;
+		s.dport = 80;
+		s.frag = 0x2000; /* more fragments */
+		s.payload = 40;
+		check_lookup(&dp, in, pkt_build(&s, in), XDPLB_FROM_NONE, "fragment");
+		s = (struct pkt_spec){ .family = 4, .src = CLIENT_LK, .dst = VIP4,
+				       .proto = IPPROTO_ICMP, .icmp_type = 8, .payload = 56 };
+		check_lookup(&dp, in, pkt_build(&s, in), XDPLB_FROM_NONE, "echo request");
+		check_lookup(&dp, in, icmp_error_about(50010, in), XDPLB_FROM_RING,
+			     "icmp error, by the ring");
+	}
+	if (test__start_subtest("flow_tables")) {
+		s = (struct pkt_spec){ .family = 4, .src = CLIENT_LK, .dst = VIP4,
+				       .proto = IPPROTO_TCP, .sport = 50100, .dport = 80,
+				       .tcp_flags = 0x02 };
+		len = pkt_build(&s, in);
+		check_lookup(&dp, in, len, XDPLB_FROM_RING, "syn");            /* learns */
+		check_lookup(&dp, in, len, XDPLB_FROM_HALF_OPEN, "syn again"); /* keeps */
+		s.tcp_flags = 0x10;
+		len = pkt_build(&s, in);
+		check_lookup(&dp, in, len, XDPLB_FROM_HALF_OPEN, "first ack"); /* promotes */
+		check_lookup(&dp, in, len, XDPLB_FROM_ESTABLISHED, "next ack");
+		check_lookup(&dp, in, icmp_error_about(50100, in), XDPLB_FROM_ESTABLISHED,
+			     "icmp error, by the flow");
+		/* its backend x goes down, the ring names another: the ring's */
+		len = pkt_build(&s, in);
+		if (!ASSERT_OK(lookup_packet(dp_lookup_prog_fd(&dp), in, len, &v), "backend") ||
+		    !ASSERT_GE(x = id_index(v.backend_id), 0, "a backend of the VIP"))
+			goto out;
+		ASSERT_OK(fix_backend(&dp, v.backend_id, 0, 4, BE4[x], MAC_BE[x], false), "down");
+		ASSERT_OK(fix_ring(&dp, 0, &IDS4[(x + 1) % 3], 1), "ring");
+		check_lookup(&dp, in, len, XDPLB_FROM_RING, "its backend down");
+		/* a ring naming x alone: dropped */
+		ASSERT_OK(fix_ring(&dp, 0, &v.backend_id, 1), "ring of the down backend");
+		s.sport = 50101;
+		s.tcp_flags = 0x02;
+		len = pkt_build(&s, in);
+		check_lookup(&dp, in, len, XDPLB_FROM_NONE, "ring names a down backend");
+		ASSERT_OK(lookup_packet(dp_lookup_prog_fd(&dp), in, len, &v), "verdict");
+		ASSERT_EQ(v.why, XDPLB_STAT_DROP_NO_BACKEND, "no backend");
+		ASSERT_EQ(v.ring, 0, "the ring asked");
+	}
+out:
 	dp_close(&dp);
 }

@@ -543,26 +543,6 @@ TEST(metrics_lbd)
 	ASSERT_OK(ask(&d, "-j stats", &out), "stats");
 	ASSERT_ERR(ask(&d, "vip show 10.9.9.9:1/tcp", &out), "vip show of nothing");
 	ASSERT_ERR(ask(&d, "bogus", &out), "a line naming no command");
-	if (test__start_subtest("flow_lookup_needs_seed")) {
-		/* the config map unreadable: flow lookup refuses rather than
-		 * hashing with seed 0 (a wrong backend named as the answer) */
-		int cfd = bpf_map__fd(d.dp.skel->maps.config), saved = dup(cfd),
-		    nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		ASSERT_OK(ask(&d, "flow lookup 10.0.0.100:53/udp 192.0.2.99:1234", &out),
-			  "lookup with the seed readable");
-		if (ASSERT_GE(saved, 0, "dup") && ASSERT_GE(nul, 0, "open") &&
-		    ASSERT_EQ(dup2(nul, cfd), cfd, "dup2")) {
-			ASSERT_ERR(ask(&d, "flow lookup 10.0.0.100:53/udp 192.0.2.99:1234", &out),
-				   "lookup without the seed refused");
-			ASSERT_TRUE(strstr(sb_str(&out), "hash seed") != NULL, "says why");
-			dup2(saved, cfd);
-		}
-		if (saved >= 0)
-			close(saved);
-		if (nul >= 0)
-			close(nul);
-	}
 	if (test__start_subtest("count_start_kept")) {
 		/* a count 5 s in, between the IPv4 and IPv6 established maps
 		 * (the walk's cursor state is fresh there): the count's start

@@ -4,6 +4,7 @@
  * model, the run-time state and the maps.  `-j` selects JSON output. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/bpf.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "commands.h"
 #include "lbd.h"
 #include "log.h"
+#include "lookup.h"
 #include "node.h"
 #include "persist.h"
 #include "sync.h"
@@ -252,62 +254,72 @@ static int do_vip_show(struct lbd *d, const struct xdplb_cmd *c, bool json, stru
 
 /* ---- flow lookup ---- */
 
-/* The datapath's hash of the flow, with the datapath's seed; -errno when
- * the seed cannot be read (a hash with seed 0 would name a wrong backend). */
-static int lookup_hash(const struct lbd *d, const struct xdplb_cmd *c, __u32 *hash)
+/* The address of backend id (the flow's VIP's, or another VIP's: a flow
+ * entry names the backend it was learned with), or "none". */
+static const char *backend_addr(const struct xdplb_model *m, const struct xdplb_vip *v, __u32 id,
+				char *buf, size_t len)
 {
-	struct xdplb_config cfg = { 0 };
-	__u32 ports = (__u32)htons(c->client_port) | (__u32)c->vip.port << 16;
-	int err = dp_config_get(&d->dp, &cfg);
+	__u32 i, j;
 
-	if (err)
-		return err;
-	if (c->vip.family == XDPLB_AF_INET)
-		*hash = xdplb_hash4(c->client.v4, c->vip.addr.v4, ports, c->vip.proto, cfg.seed);
-	else
-		*hash = xdplb_hash6(c->client.v6, c->vip.addr.v6, ports, c->vip.proto, cfg.seed);
-	return 0;
+	for (i = 0; i < v->n_backends; i++)
+		if (v->backends[i].id == id)
+			return addr_format(&v->backends[i].addr, v->backends[i].family, buf, len);
+	for (i = 0; i < m->n_vips; i++)
+		for (j = 0; j < m->vips[i].n_backends; j++)
+			if (m->vips[i].backends[j].id == id)
+				return addr_format(&m->vips[i].backends[j].addr,
+						   m->vips[i].backends[j].family, buf, len);
+	snprintf(buf, len, "none");
+	return buf;
 }
 
+/* The forwarder's own answer (lookup.h): its dry run on the flow's first
+ * packet.  "none (from the ring)" when the ring names no active backend;
+ * when the forwarder would not forward the packet at all (the VIP not in
+ * the datapath yet, ...), why. */
 static int do_flow_lookup(struct lbd *d, const struct xdplb_cmd *c, bool json,
 			  struct strbuf *out)
 {
+	static const char *const names[XDPLB_STAT_MAX] = { XDPLB_STAT_NAMES };
 	const struct xdplb_vip *v = model_find_vip(&d->model, &c->vip);
-	struct dp_flow f = { .family = c->vip.family, .proto = c->vip.proto, .src = c->client,
-			     .dst = c->vip.addr, .sport = htons(c->client_port),
-			     .dport = c->vip.port };
-	struct sync_vip_state vr;
-	const char *from = "ring";
-	char a[XDPLB_ADDR_STRLEN] = "none", vs[XDPLB_VIP_STRLEN], msg[128];
-	__u32 id = XDPLB_NO_BACKEND, i, hash;
+	char a[XDPLB_ADDR_STRLEN] = "none", vs[XDPLB_VIP_STRLEN], msg[160];
+	const char *from, *why;
+	struct xdplb_lookup r;
 	int err;
 
 	if (!v) {
 		snprintf(msg, sizeof(msg), "no VIP %s", vip_format(&c->vip, vs, sizeof(vs)));
 		return fail(out, msg);
 	}
-	vr = sync_vip(d->sync, v->id);
-	if (dp_flow_lookup(&d->dp, &f) == 1 && f.v.vip_id == v->id) {
-		id = f.v.backend_id;
-		from = f.established ? "flow table" : "flow table (half-open)";
-	} else if (vr.ring_size) {
-		err = lookup_hash(d, c, &hash);
-		if (err) {
-			snprintf(msg, sizeof(msg), "cannot read the datapath's hash seed: %s",
-				 strerror(-err));
-			return fail(out, msg);
-		}
-		dp_ring_get(&d->dp, vr.ring, hash % vr.ring_size, &id);
+	err = lookup_flow(dp_lookup_prog_fd(&d->dp), &c->vip, &c->client, c->client_port, &r);
+	if (err) {
+		snprintf(msg, sizeof(msg), "cannot run the forwarder's flow lookup: %s",
+			 strerror(-err));
+		return fail(out, msg);
 	}
-	for (i = 0; i < v->n_backends; i++)
-		if (v->backends[i].id == id)
-			addr_format(&v->backends[i].addr, v->backends[i].family, a, sizeof(a));
+	if (r.from != XDPLB_FROM_NONE) {
+		backend_addr(&d->model, v, r.backend_id, a, sizeof(a));
+		from = lookup_from_name(r.from);
+	} else {
+		from = r.why == XDPLB_STAT_DROP_NO_BACKEND ? "ring" : NULL;
+	}
+	why = r.why && r.why < XDPLB_STAT_MAX && names[r.why] ? names[r.why] : "";
 	if (json) {
 		sb_printf(out, "{\"backend\":");
 		sb_json_str(out, a);
-		sb_printf(out, ",\"from\":\"%s\"}\n", from);
-	} else {
+		sb_printf(out, ",\"from\":\"%s\",\"action\":\"%s\",\"reason\":\"%s\"",
+			  from ? from : "none",
+			  r.action <= XDP_REDIRECT ? names[r.action] : "aborted", why);
+		if (r.from != XDPLB_FROM_NONE)
+			sb_printf(out, ",\"backend_id\":%u,\"hash\":%u", r.backend_id, r.hash);
+		if (r.ring != XDPLB_NO_RING)
+			sb_printf(out, ",\"ring\":%u", r.ring);
+		sb_printf(out, "}\n");
+	} else if (from) {
 		sb_printf(out, "%s (from the %s)\n", a, from);
+	} else {
+		sb_printf(out, "none (the forwarder would %s it: %s)\n",
+			  r.action == XDP_PASS ? "pass" : "drop", why);
 	}
 	return 0;
 }

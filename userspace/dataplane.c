@@ -135,6 +135,11 @@ int dp_prog_fd(const struct dp *dp)
 	return bpf_program__fd(dp->skel->progs.xdplb_fwd);
 }
 
+int dp_lookup_prog_fd(const struct dp *dp)
+{
+	return bpf_program__fd(dp->skel->progs.xdplb_lookup);
+}
+
 bool dp_adopted(const struct dp *dp)
 {
 	return dp->adopted;

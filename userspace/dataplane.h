@@ -43,6 +43,8 @@ void dp_set_libbpf_verbose(bool verbose);
 int dp_open(struct dp *dp, const struct dp_opts *opts);
 void dp_close(struct dp *dp);
 int dp_prog_fd(const struct dp *dp);
+/* The forwarder's dry run for flow lookups (lookup.h), on the same maps. */
+int dp_lookup_prog_fd(const struct dp *dp);
 /* True if dp_open() found the maps pinned and reused them. */
 bool dp_adopted(const struct dp *dp);
 

@@ -23,6 +23,7 @@
 
 #include "container_of.h"
 #include "counters.h"
+#include "entries.h"
 #include "health.h"
 #include "log.h"
 #include "maglev.h"
@@ -268,23 +269,14 @@ static bool be_rt_matches(const struct be_rt *r, const struct xdplb_vip *v,
 	       !memcmp(&r->addr, &b->addr, sizeof(b->addr)) && r->hc_sig == check_sig(v);
 }
 
-static int be_write(struct sync *s, const struct xdplb_vip *v, __u32 id, struct be_rt *r)
+static int be_write(struct sync *s, const struct xdplb_vip *v, const struct xdplb_backend *b,
+		    struct be_rt *r)
 {
-	struct xdplb_backend_info be = { .addr = r->addr, .vip_id = r->vip_id,
-					 .family = r->family, .method = (__u8)v->opts.method,
-					 .vip_flags = (__u8)v->opts.flags };
+	struct xdplb_backend_info be;
+	__u32 id = b->id;
 	int err;
 
-	if (r->up && r->resolved)
-		be.flags |= XDPLB_BE_F_ACTIVE;
-	if (r->resolved) {
-		memcpy(be.mac, r->nr.mac, 6);
-		memcpy(be.src_mac, r->nr.src_mac, 6);
-		if ((int)r->nr.ifindex != s->env.ifindex) {
-			be.flags |= XDPLB_BE_F_REDIRECT;
-			be.ifindex = r->nr.ifindex;
-		}
-	}
+	entry_backend(v, b, r->up, r->resolved ? &r->nr : NULL, s->env.ifindex, &be);
 	if (be.flags & XDPLB_BE_F_REDIRECT) {
 		err = dp_txport_add(s->env.dp, be.ifindex); /* the map is not pinned: refill */
 		if (err)
@@ -434,12 +426,10 @@ static int vip_ring(struct sync *s, const struct xdplb_vip *v, struct vip_rt *vr
 
 static int vip_write(struct sync *s, const struct xdplb_vip *v, struct vip_rt *vr)
 {
-	struct xdplb_vip_info vi = { .vip_id = v->id, .flags = v->opts.flags, .ring = vr->ring,
-				     .ring_prev = vr->ring_prev, .ring_size = vr->ring_size,
-				     .ring_prev_size = vr->ring_prev_size,
-				     .method = (__u8)v->opts.method };
+	struct xdplb_vip_info vi;
 	int err;
 
+	entry_vip(v, vr->ring, vr->ring_size, vr->ring_prev, vr->ring_prev_size, &vi);
 	if (vr->have_written && !memcmp(&vi, &vr->written, sizeof(vi)))
 		return 0;
 	err = dp_vip_set(s->env.dp, &v->key, &vi);
@@ -487,7 +477,7 @@ static int vip_sync(struct sync *s, const struct xdplb_vip *v, __u32 *queued)
 			r->lookup_queued = true;
 			(*queued)++;
 		}
-		err = be_write(s, v, b->id, r);
+		err = be_write(s, v, b, r);
 		if (err)
 			return err;
 	}
@@ -537,21 +527,13 @@ static int vip_drop(struct sync *s, __u32 id)
 /* ---- echo keys: one per VIP address, so the forwarder answers pings and
  * knows the address is a VIP's (fragments, short headers). ---- */
 
-static void echo_key(const struct xdplb_vip_key *vip, struct xdplb_vip_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->addr = vip->addr;
-	k->family = vip->family;
-	k->proto = vip->family == XDPLB_AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-}
-
 static bool model_has_addr(const struct xdplb_model *m, const struct xdplb_vip_key *e)
 {
 	struct xdplb_vip_key k;
 	__u32 i;
 
 	for (i = 0; i < m->n_vips; i++) {
-		echo_key(&m->vips[i].key, &k);
+		entry_echo_key(&m->vips[i].key, &k);
 		if (!memcmp(&k, e, sizeof(k)))
 			return true;
 	}
@@ -570,12 +552,12 @@ static bool echo_present(const struct sync *s, const struct xdplb_vip_key *k)
 
 static int echo_sync(struct sync *s)
 {
-	struct xdplb_vip_info vi = { .flags = XDPLB_VIP_F_ECHO, .ring = XDPLB_NO_RING,
-				     .ring_prev = XDPLB_NO_RING };
+	struct xdplb_vip_info vi;
 	struct xdplb_vip_key k;
 	__u32 i;
 	int err;
 
+	entry_echo(&vi);
 	for (i = 0; i < s->n_echo;) {
 		if (model_has_addr(s->env.model, &s->echo[i])) {
 			i++;
@@ -587,7 +569,7 @@ static int echo_sync(struct sync *s)
 		s->echo[i] = s->echo[--s->n_echo];
 	}
 	for (i = 0; i < s->env.model->n_vips; i++) {
-		echo_key(&s->env.model->vips[i].key, &k);
+		entry_echo_key(&s->env.model->vips[i].key, &k);
 		if (echo_present(s, &k))
 			continue;
 		if (s->n_echo >= SYNC_MAX_ECHO)

@@ -240,6 +240,7 @@ static int setup_wrapper(struct bench *b)
 	if (!b->wrap)
 		return -errno;
 	bpf_program__set_autoload(b->wrap->progs.xdplb_fwd, false);
+	bpf_program__set_autoload(b->wrap->progs.xdplb_lookup, false);
 	b->wrap->bss->bench_fresh = 0xc6130000u; /* 198.19.0.0 on for v4 */
 	b->wrap->rodata->half_mask = b->dp.skel->rodata->half_mask; /* the maps' size */
 	err = reuse_maps(b, b->wrap->obj);
@@ -255,6 +256,7 @@ static int setup_nocnt(struct bench *b)
 	if (!b->nocnt)
 		return -errno;
 	b->nocnt->rodata->half_mask = b->dp.skel->rodata->half_mask;
+	bpf_program__set_autoload(b->nocnt->progs.xdplb_lookup, false);
 	err = reuse_maps(b, b->nocnt->obj);
 	return err ? err : bench_nocnt_bpf__load(b->nocnt);
 }
