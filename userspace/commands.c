@@ -17,6 +17,7 @@
 #include "node.h"
 #include "persist.h"
 #include "sync.h"
+#include "stats.h"
 #include "textform.h"
 #include "xdplb_hash.h"
 

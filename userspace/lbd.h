@@ -59,10 +59,4 @@ struct lbd {
 	int exit_status;        /* set with stop when lbd cannot go on */
 };
 
-/* stats.c: counters and flows, rendered. */
-int lbd_stats(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
-int lbd_flows(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
-/* One snapshot for `lbctl top`: VIPs and their backends by packet rate. */
-int lbd_top(struct lbd *d, const struct xdplb_cmd *c, bool json, struct strbuf *out);
-
 #endif /* XDPLB_LBD_H */

@@ -13,6 +13,7 @@
 #include "container_of.h"
 #include "ctl.h"
 #include "lbd.h"
+#include "stats.h"
 #include "log.h"
 #include "node.h"
 #include "sync.h"

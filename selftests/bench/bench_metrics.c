@@ -18,6 +18,7 @@
 #include "http.h"
 #include "../fixture.h"
 #include "lbd.h"
+#include "stats.h"
 #include "sync.h"
 #include "xdplb.skel.h"
 
