@@ -33,10 +33,21 @@ test_all_arrive() {
 	check ipip_one_flow_counted is ipip-1 12 $N
 	check one_flow_hits is l2-1 13 $((N - 1))
 	check new_flows_all_miss bash -c "[ '$(col l2-new 14)' = $N ] && [ '$(col ipip-new 14)' = $N ]"
-	check flows_hit_next_pass bash -c "[ '$(col l2-est 13)' = $N ] && [ '$(col ipip-est 13)' = $N ]"
+	# every flow of the new pass was learned half-open where its pair of
+	# slots had room (README "Flow table policy": a guess does not evict a
+	# flow learned under a second ago), and promoted by the pass after; one
+	# whose pair was full went to the ring's backend (counted as expected
+	# above) and is learned at its next packet: at 10,000 flows on 16,384
+	# pairs, 4-11% of them (the count of pairs with three or more)
+	check flows_hit_next_pass bash -c "for c in l2-est ipip-est; do
+		h=\$(awk -F'\t' -v c=\$c '\$2 == c { print \$13 + 0 }' '$TSV')
+		m=\$(awk -F'\t' -v c=\$c '\$2 == c { print \$14 + 0 }' '$TSV')
+		[ \$((h + m)) = $N ] && [ \$h -ge $((N * 85 / 100)) ] || exit 1; done"
 	check lb_no_drop_or_pass bash -c "[ \$(awk -F'\t' '{ s += \$15 } END { print s }' '$TSV') = 0 ]"
 	check reference_all_arrive is ref1 12 $N
-	check lookup_reference_hits_lbd_table is lkpn 13 $N
+	# the lookup reference finds in flows4 exactly the flows the forwarder
+	# found established there
+	check lookup_reference_hits_lbd_table is lkpn 13 "$(col l2-est 13)"
 	check line_reference_all_arrive is linn 11 $N
 	check syn_flood_all_miss_and_arrive bash -c "[ '$(col l2-syn 14)' = $N ] && [ '$(col l2-syn 12)' = $N ]"
 }
