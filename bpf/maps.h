@@ -55,6 +55,16 @@ struct {
 FLOW_TABLE(flows4, XDPLB_DEFAULT_FLOWS, struct xdplb_flow4_key);
 FLOW_TABLE(flows6, XDPLB_DEFAULT_FLOWS, struct xdplb_flow6_key);
 
+/* The flow cache in front of flows4 (xdplb.h): per CPU, so a line is only
+ * ever written by one CPU's forwarder.  Pinned like the tables: a restarted
+ * lbd's forwarder goes on with its lines' unflushed counts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDPLB_FLOW_CACHE_SETS);
+	__type(key, __u32);
+	__type(value, struct xdplb_flow_cache_set);
+} flow_cache SEC(".maps");
+
 /* Half-open flows (xdplb.h): TCP after its SYN, UDP after its first
  * packet.  A flood of new flows churns these tables only; see README "Flow
  * table policy".  Sizes (a power of two) set by the daemon before load,

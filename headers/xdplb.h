@@ -179,6 +179,42 @@ struct xdplb_half6 {
 };
 #define XDPLB_HALF_MIN 4096 /* slots per family, at least (a power of two) */
 
+/* The flow cache: per CPU, in front of the IPv4 established table
+ * (`flows4`, a kernel LRU hash whose lookup touches two to three scattered
+ * lines: bucket, element, value).  A set of two lines at
+ * xdplb_flow_cache_set4() of the key; a line holds one flow's backend and
+ * what its packets counted since the line last added them to the flow's
+ * `flows4` entry ("flushed": every XDPLB_FLOW_CACHE_FLUSH_NS of traffic, and
+ * when the line is taken by another flow).  So `flows4` holds each flow's
+ * counts up to its last second on this CPU; lbd adds the lines' counts where
+ * it shows one flow (dp_flow_cache_add).  A line is valid while its `gen` is
+ * the forwarder's `flow_gen`, which lbd bumps when it overwrites an entry of
+ * `flows4` (flow sync), and while its backend is active; the forwarder's own
+ * writes of `flows4` (promotion) come after a miss or an inactive line.  A
+ * flush also takes the entry's backend if it differs, and puts the entry back
+ * if the LRU evicted it (a cached flow's packets do not mark it used there). */
+#define XDPLB_FLOW_CACHE_LOG2 14 /* sets per CPU: 2 lines of 64 bytes each (2 MiB) */
+#define XDPLB_FLOW_CACHE_SETS (1u << XDPLB_FLOW_CACHE_LOG2)
+#define XDPLB_FLOW_CACHE_FLUSH_SHIFT 20 /* flushed_at counts units of 2^20 ns */
+#define XDPLB_FLOW_CACHE_FLUSH_UNITS 954 /* about 1 s */
+
+struct xdplb_flow_cache_line {
+	struct xdplb_flow4_key key; /* proto 0: empty */
+	__u32 backend_id;
+	__u32 vip_id;
+	__u32 hash;
+	__u32 gen;        /* flow_gen when filled */
+	__u64 packets;    /* not yet added to flows4 */
+	__u64 bytes;
+	__u64 last_ns;    /* the last packet on this CPU */
+	__u32 flushed_at; /* bpf_ktime_get_coarse_ns() >> XDPLB_FLOW_CACHE_FLUSH_SHIFT */
+	__u32 flags;      /* the entry's XDPLB_FLOW_F_* (put back with it) */
+};
+
+struct xdplb_flow_cache_set {
+	struct xdplb_flow_cache_line way[2];
+};
+
 /* xdplb_flow_val.flags */
 enum {
 	/* learned from a TCP packet that was not a SYN and missed every table:
@@ -348,6 +384,7 @@ _Static_assert(sizeof(struct xdplb_flow6_key) == 40, "flow6_key");
 _Static_assert(sizeof(struct xdplb_flow_val) == 40, "flow_val");
 _Static_assert(sizeof(struct xdplb_half4) == 56 && sizeof(struct xdplb_half6) == 80, "half");
 _Static_assert(sizeof(struct xdplb_config) == 48, "config");
+_Static_assert(sizeof(struct xdplb_flow_cache_line) == 64, "flow_cache_line");
 _Static_assert(sizeof(struct xdplb_flow_event) == 48, "flow_event");
 _Static_assert(sizeof(struct xdplb_vip_filter) == 8192, "vip_filter");
 _Static_assert(sizeof(struct xdplb_counters) == 24, "counters");

@@ -118,4 +118,14 @@ static inline __u32 xdplb_vip_filter_bit6(const __be32 *a)
 	return xdplb_vip_filter_bit4(a[0] ^ a[1] ^ a[2] ^ a[3]);
 }
 
+/* The flow cache's set of an IPv4 flow key (xdplb.h), given as the two
+ * 64-bit words the forwarder loads (the key's bytes in memory order): two
+ * multiplies, the top bits. */
+static inline __u32 xdplb_flow_cache_set4(__u64 w0, __u64 w1)
+{
+	__u64 h = (w0 ^ (w1 * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+
+	return (__u32)(h >> (64 - XDPLB_FLOW_CACHE_LOG2));
+}
+
 #endif /* XDPLB_HASH_H */

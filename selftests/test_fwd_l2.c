@@ -3,6 +3,8 @@
  * wildcard VIPs, flow table, non-SYN misses and flow reports, draining,
  * pass-through; the forwarder's dry run for flow lookups against it. */
 #include <arpa/inet.h>
+#include <sched.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -251,6 +253,107 @@ TEST(fwd_flow_table)
 		ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_PROMOTED), promoted + 1, "promotion counted");
 	}
 	dp_close(&dp);
+}
+
+/* The flow's established entry with what the flow cache holds of it
+ * (dataplane.h): the counts `lbctl flows` shows.  -1 if unreadable. */
+static int flow_exact(struct dp *dp, struct dp_flow *f)
+{
+	struct dp_cache_counts *cc;
+
+	if (dp_flow_lookup(dp, f) != 1 || dp_cache_counts_read(dp, &cc))
+		return -1;
+	dp_cache_counts_add(cc, f);
+	dp_cache_counts_free(cc);
+	return 0;
+}
+
+/* The flow cache in front of flows4 (xdplb.h).  The test keeps to one CPU,
+ * so every packet meets the same CPU's lines. */
+TEST(fwd_flow_cache)
+{
+	struct pkt_spec ack = { .family = 4, .src = "192.0.2.44", .dst = VIP4,
+				.proto = IPPROTO_TCP, .sport = 50044, .dport = 80,
+				.tcp_flags = 0x02 };
+	struct dp_flow f = { .family = XDPLB_AF_INET, .proto = IPPROTO_TCP }, g;
+	cpu_set_t was, one;
+	int first, other, i, cpu = sched_getcpu();
+	__u32 gen;
+	struct dp dp;
+
+	if (!ASSERT_OK(sched_getaffinity(0, sizeof(was), &was), "affinity") || cpu < 0)
+		return;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (!ASSERT_OK(sched_setaffinity(0, sizeof(one), &one), "one CPU"))
+		return;
+	if (!setup_l2(&dp))
+		goto out;
+	pkt_addr(4, ack.src, &f.src);
+	pkt_addr(4, VIP4, &f.dst);
+	f.sport = htons(ack.sport);
+	f.dport = htons(80);
+	first = fix_ring_index(&ack, 3);
+	other = (first + 1) % 3;
+
+	test__start_subtest("hits_count_in_the_line");
+	expect_l2(&dp, &ack, first, "syn");
+	ack.tcp_flags = 0x10;
+	for (i = 0; i < 12; i++) /* promote, fill the line, 10 hits */
+		expect_l2(&dp, &ack, first, "ack");
+	g = f;
+	ASSERT_EQ(dp_flow_lookup(&dp, &g), 1, "established");
+	ASSERT_EQ(g.v.packets, 3, "flows4: up to the packet that filled the line");
+	ASSERT_OK(flow_exact(&dp, &f), "exact");
+	ASSERT_EQ(f.v.packets, 13, "with the line's counts: every packet");
+	ASSERT_EQ(f.v.bytes, 13 * 54, "and every byte");
+	ASSERT_EQ(stat(&dp, XDPLB_STAT_FLOW_HIT), 12, "promotion, fill and line hits counted");
+
+	test__start_subtest("new_entry_keeps_lines");
+	gen = dp.skel->bss->flow_gen;
+	g = f;
+	g.sport = htons(50045);
+	g.v.backend_id = IDS4[other];
+	ASSERT_OK(dp_flow_put(&dp, &g), "a peer's new flow");
+	ASSERT_EQ(dp.skel->bss->flow_gen, gen, "a new entry leaves the lines valid");
+
+	test__start_subtest("overwrite_makes_lines_stale");
+	g = f;
+	memset(&g.v, 0, sizeof(g.v));
+	g.v.backend_id = IDS4[other];
+	g.v.flags = XDPLB_FLOW_F_SYNCED;
+	ASSERT_OK(dp_flow_put(&dp, &g), "a peer's flow over ours");
+	ASSERT_EQ(dp.skel->bss->flow_gen, gen + 1, "overwriting bumps the generation");
+	expect_l2(&dp, &ack, other, "the next packet goes to the peer's backend");
+	ASSERT_OK(flow_exact(&dp, &f), "exact");
+	ASSERT_EQ(f.v.backend_id, IDS4[other], "entry kept");
+	ASSERT_EQ(f.v.packets, 11, "the stale line's 10 went to the entry, and this one");
+
+	test__start_subtest("flush_puts_back_an_evicted_entry");
+	for (i = 0; i < 5; i++) /* the line the last packet filled */
+		expect_l2(&dp, &ack, other, "ack");
+	ASSERT_OK(flow_exact(&dp, &f), "exact");
+	ASSERT_EQ(f.v.packets, 16, "five more");
+	ASSERT_OK(bpf_map_delete_elem(bpf_map__fd(dp.skel->maps.flows4), &(struct xdplb_flow4_key){
+		.src = f.src.v4, .dst = f.dst.v4, .sport = f.sport, .dport = f.dport,
+		.proto = IPPROTO_TCP }), "the LRU evicts the entry");
+	usleep(1100 * 1000); /* past a flush interval */
+	expect_l2(&dp, &ack, other, "the line still answers");
+	g = f;
+	ASSERT_EQ(dp_flow_lookup(&dp, &g), 1, "the flush put the entry back");
+	ASSERT_TRUE(g.established, "established");
+	ASSERT_EQ(g.v.backend_id, IDS4[other], "with its backend");
+	ASSERT_EQ(g.v.packets, 6, "and the line's counts (5 hits and this one)");
+	ASSERT_OK(flow_exact(&dp, &g), "exact");
+	ASSERT_EQ(g.v.packets, 6, "nothing left in the line");
+
+	test__start_subtest("inactive_backend_misses");
+	ASSERT_OK(fix_backend(&dp, IDS4[other], 0, 4, BE4[other], MAC_BE[other], false), "down");
+	ASSERT_OK(fix_ring(&dp, 0, &IDS4[first], 1), "ring without it");
+	expect_l2(&dp, &ack, first, "the cached flow of a down backend moves");
+	dp_close(&dp);
+out:
+	sched_setaffinity(0, sizeof(was), &was);
 }
 
 /* More new flows at once than the half-open array's pairs hold: a flow

@@ -547,6 +547,7 @@ static int flow_keep(void *ctx, enum dp_flow_table t, const struct dp_flow *f)
 	if (s->has_only && f->v.vip_id != s->only)
 		return 0;
 	s->total[t]++;
+	dp_cache_counts_add(s->cached, &row);
 	if (s->keep && s->n == s->keep) {
 		if (!less(&s->rows[0], &row))
 			return 0;
@@ -601,6 +602,17 @@ int counters_flows_step(const struct counters *c, struct counters_flows *f)
 
 	if (f->sorting)
 		return flows_sort(f);
+	if (!f->cache_read) { /* the flow cache's counts first, in steps (dataplane.h) */
+		int ret;
+
+		if (!f->cached && !(f->cached = dp_cache_counts_new()))
+			return -ENOMEM;
+		ret = dp_cache_counts_step(c->dp, f->cached);
+		if (ret < 0)
+			return ret;
+		f->cache_read = !ret;
+		return 1;
+	}
 	n = dp_flows_walk(c->dp, &f->walk, COUNTERS_FLOWS_READ_STEP, flow_keep, f);
 	if (n < 0)
 		return (int)n;
@@ -609,6 +621,8 @@ int counters_flows_step(const struct counters *c, struct counters_flows *f)
 	memset(&f->walk, 0, sizeof(f->walk));
 	f->walk.table = next;
 	if (next == DP_FLOW_TABLES) {
+		dp_cache_counts_free(f->cached);
+		f->cached = NULL;
 		f->sorting = true;
 		f->unsorted = f->n;
 	}
@@ -617,6 +631,8 @@ int counters_flows_step(const struct counters *c, struct counters_flows *f)
 
 void counters_flows_free(struct counters_flows *f)
 {
+	dp_cache_counts_free(f->cached);
+	f->cached = NULL;
 	free(f->rows);
 	f->rows = NULL;
 	f->n = f->cap = 0;

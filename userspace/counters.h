@@ -154,7 +154,8 @@ __u32 counters_flow_capacity(const struct counters *c, enum dp_flow_table t);
 
 /* Both tables read in steps: rows are every flow (keep 0) or the `keep`
  * with the most bytes (memory bounded by keep whatever the table size),
- * of VIP id `only` if has_only; then sorted, busiest first. */
+ * of VIP id `only` if has_only; then sorted, busiest first.  Counts include
+ * the flow cache's, read once before the tables (dataplane.h). */
 struct counters_flows {
 	bool has_only;
 	__u32 only;
@@ -163,6 +164,8 @@ struct counters_flows {
 	size_t n, cap;
 	__u64 total[DP_FLOW_TABLES]; /* flows seen (of `only`), kept or not */
 	struct dp_flow_walk walk;    /* walk.table is the table being read */
+	struct dp_cache_counts *cached; /* the flow cache's counts, while walking */
+	bool cache_read;                /* all of them */
 	bool sorting;
 	size_t unsorted; /* while sorting: rows still in the heap */
 };

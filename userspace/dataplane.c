@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -85,6 +87,7 @@ int dp_open(struct dp *dp, const struct dp_opts *opts)
 	__u32 flows = opts && opts->flows ? opts->flows : XDPLB_DEFAULT_FLOWS;
 	__u32 half_open = XDPLB_HALF_MIN; /* a power of two, at least flows / 4 */
 	struct xdplb_config cfg = { .gue_port = htons(XDPLB_GUE_PORT) };
+	__u32 gen;
 	int err;
 
 	memset(dp, 0, sizeof(*dp));
@@ -95,6 +98,11 @@ int dp_open(struct dp *dp, const struct dp_opts *opts)
 	if (!dp->skel)
 		return -errno;
 	dp->skel->rodata->half_mask = half_open - 1;
+	/* lines of the pinned flow cache filled by an earlier forwarder are
+	 * stale for this one (xdplb.h) */
+	if (getrandom(&gen, sizeof(gen), GRND_NONBLOCK) != sizeof(gen))
+		gen = (__u32)time(NULL) * 2654435761u;
+	dp->skel->bss->flow_gen = gen;
 	err = bpf_map__set_max_entries(dp->skel->maps.flows4, flows);
 	if (!err)
 		err = bpf_map__set_max_entries(dp->skel->maps.flows6, flows);

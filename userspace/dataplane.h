@@ -165,7 +165,26 @@ struct dp_flow {
 /* Look a flow (family, proto, addresses, ports of *f) up in the established,
  * then the half-open table.  Returns 1 and fills f->v, f->established if found. */
 int dp_flow_lookup(const struct dp *dp, struct dp_flow *f);
-/* Write f (a flow learned from a peer) into the established table of its family. */
+/* Write f (a flow learned from a peer) into the established table of its
+ * family; overwriting an entry makes the flow cache's lines stale (xdplb.h). */
 int dp_flow_put(struct dp *dp, const struct dp_flow *f);
+
+/* The flow cache (xdplb.h) holds what up to the last second of an IPv4
+ * flow's packets counted on each CPU, not yet in its established entry.
+ * Read it from every CPU at once, then add it to the flows shown (an
+ * established IPv4 flow's packets, bytes and last time).  The two reads are
+ * not one snapshot: a line that flushes between them is counted twice, so
+ * a flow sending meanwhile may show up to one flush interval's counts too
+ * many (none when it is quiet). */
+struct dp_cache_counts;
+#define DP_CACHE_STEP 256 /* sets read per step (128 bytes x CPUs each) */
+struct dp_cache_counts *dp_cache_counts_new(void);
+/* Read the next DP_CACHE_STEP sets: 1 while there are more, 0 when all are
+ * read, -errno. */
+int dp_cache_counts_step(const struct dp *dp, struct dp_cache_counts *c);
+/* All steps at once: 0 and *out, or -errno. */
+int dp_cache_counts_read(const struct dp *dp, struct dp_cache_counts **out);
+void dp_cache_counts_add(const struct dp_cache_counts *c, struct dp_flow *f);
+void dp_cache_counts_free(struct dp_cache_counts *c);
 
 #endif /* XDPLB_DATAPLANE_H */

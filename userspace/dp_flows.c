@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* dp_flows.c - the flow tables: one flow's lookup (established table, then
  * the half-open array's pair), the stepped walk that `lbctl flows`, the
- * flow count and flow sync use, and flow sync's writes. */
+ * flow count and flow sync use, flow sync's writes, and the flow cache's
+ * counts not yet in the established table. */
 #include <limits.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -215,12 +216,149 @@ int dp_flows_for_each(const struct dp *dp, enum dp_flow_table t, dp_flow_fn fn, 
 
 int dp_flow_put(struct dp *dp, const struct dp_flow *f)
 {
-	int fam = f->family != XDPLB_AF_INET;
+	int fam = f->family != XDPLB_AF_INET, fd = map_fd(flow_map(dp, DP_FLOWS_ESTABLISHED, fam));
 	struct xdplb_flow4_key k4;
 	struct xdplb_flow6_key k6;
 	const void *key = flow_key(f, &k4, &k6);
 
-	if (bpf_map_update_elem(map_fd(flow_map(dp, DP_FLOWS_ESTABLISHED, fam)), key, &f->v, BPF_ANY))
+	if (!bpf_map_update_elem(fd, key, &f->v, BPF_NOEXIST))
+		return 0;
+	if (errno != EEXIST || bpf_map_update_elem(fd, key, &f->v, BPF_EXIST))
 		return -errno;
+	/* an entry overwritten: the flow cache's lines are stale (xdplb.h) */
+	__atomic_fetch_add(&dp->skel->bss->flow_gen, 1, __ATOMIC_RELAXED);
 	return 0;
+}
+
+/* ---- the flow cache's counts (xdplb.h) ----
+ * Every CPU's lines with counts not yet added to flows4, indexed by set:
+ * head[set] is the first of the set's lines, next[] chains the rest. */
+struct dp_cache_counts {
+	struct xdplb_flow_cache_line *line;
+	__s32 *next;
+	size_t n, cap;
+	struct xdplb_flow_cache_set *vals; /* one step's sets, every CPU's */
+	int ncpu;
+	__u32 set; /* the next set to read */
+	__s32 head[XDPLB_FLOW_CACHE_SETS];
+};
+
+static int cache_keep(struct dp_cache_counts *c, __u32 set, const struct xdplb_flow_cache_line *l)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 1024;
+		struct xdplb_flow_cache_line *line = realloc(c->line, cap * sizeof(*line));
+		__s32 *next;
+
+		if (!line)
+			return -ENOMEM;
+		c->line = line;
+		next = realloc(c->next, cap * sizeof(*next));
+		if (!next)
+			return -ENOMEM;
+		c->next = next;
+		c->cap = cap;
+	}
+	c->line[c->n] = *l;
+	c->next[c->n] = c->head[set];
+	c->head[set] = (__s32)c->n++;
+	return 0;
+}
+
+struct dp_cache_counts *dp_cache_counts_new(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct dp_cache_counts *c;
+	__u32 s;
+
+	if (ncpu < 1)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->ncpu = ncpu;
+	c->vals = calloc((size_t)DP_CACHE_STEP * ncpu, sizeof(*c->vals));
+	if (!c->vals) {
+		free(c);
+		return NULL;
+	}
+	for (s = 0; s < XDPLB_FLOW_CACHE_SETS; s++)
+		c->head[s] = -1;
+	return c;
+}
+
+int dp_cache_counts_step(const struct dp *dp, struct dp_cache_counts *c)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u32 keys[DP_CACHE_STEP], in = c->set, next = 0, count = DP_CACHE_STEP, i;
+	int cpu, w, err = 0;
+
+	if (c->set >= XDPLB_FLOW_CACHE_SETS)
+		return 0;
+	if (bpf_map_lookup_batch(map_fd(dp->skel->maps.flow_cache), c->set ? &in : NULL, &next,
+				 keys, c->vals, &count, &o) &&
+	    errno != ENOENT)
+		return -errno;
+	for (i = 0; i < count && !err; i++) {
+		for (cpu = 0; cpu < c->ncpu && !err; cpu++) {
+			const struct xdplb_flow_cache_set *set = &c->vals[(size_t)i * c->ncpu + cpu];
+
+			for (w = 0; w < 2 && !err; w++)
+				if (set->way[w].key.proto && set->way[w].packets &&
+				    keys[i] < XDPLB_FLOW_CACHE_SETS)
+					err = cache_keep(c, keys[i], &set->way[w]);
+		}
+	}
+	if (err)
+		return err;
+	c->set = count < DP_CACHE_STEP ? XDPLB_FLOW_CACHE_SETS : next;
+	return c->set < XDPLB_FLOW_CACHE_SETS;
+}
+
+int dp_cache_counts_read(const struct dp *dp, struct dp_cache_counts **out)
+{
+	struct dp_cache_counts *c = dp_cache_counts_new();
+	int ret = c ? 1 : -ENOMEM;
+
+	while (ret > 0)
+		ret = dp_cache_counts_step(dp, c);
+	if (ret < 0) {
+		dp_cache_counts_free(c);
+		c = NULL;
+	}
+	*out = c;
+	return ret;
+}
+
+void dp_cache_counts_add(const struct dp_cache_counts *c, struct dp_flow *f)
+{
+	struct xdplb_flow4_key k;
+	struct xdplb_flow6_key k6;
+	__u64 w[2];
+	__s32 i;
+
+	if (!c || f->family != XDPLB_AF_INET || !f->established)
+		return;
+	flow_key(f, &k, &k6);
+	memcpy(w, &k, sizeof(w));
+	for (i = c->head[xdplb_flow_cache_set4(w[0], w[1])]; i >= 0; i = c->next[i]) {
+		const struct xdplb_flow_cache_line *l = &c->line[i];
+
+		if (memcmp(&l->key, &k, sizeof(k)))
+			continue;
+		f->v.packets += l->packets;
+		f->v.bytes += l->bytes;
+		if (f->v.last_ns < l->last_ns)
+			f->v.last_ns = l->last_ns;
+	}
+}
+
+void dp_cache_counts_free(struct dp_cache_counts *c)
+{
+	if (!c)
+		return;
+	free(c->vals);
+	free(c->line);
+	free(c->next);
+	free(c);
 }

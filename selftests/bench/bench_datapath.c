@@ -91,6 +91,7 @@ enum kind {
 	K_EST,      /* TCP ACK (10 bytes of data) of a flow in the established table */
 	K_SYN_HALF, /* TCP SYN of a flow already in the half-open table */
 	K_SYN_NEW,  /* TCP SYN of a flow in no table (a new source every packet) */
+	K_ACK_NEW,  /* TCP ACK of a flow in no table: an ACK flood (a guess each) */
 	K_NONVIP,   /* TCP to an address that is no VIP: XDP_PASS */
 	K_ECHO,     /* ICMP echo request to a VIP address: reply with XDP_TX */
 	K_EST_NOCNT, /* K_EST through bench_nocnt.bpf.c: no per-flow counters */
@@ -107,7 +108,7 @@ struct row {
 	__u32 len;
 	__u32 act;
 	int stat[2];     /* forwarder counters that grow by one per packet */
-	__u32 fresh_off; /* K_SYN_NEW: offset of the 4 source bytes made new */
+	__u32 fresh_off; /* K_SYN_NEW, K_ACK_NEW: offset of the 4 source bytes made new */
 	double s[N_MODES][MAX_ROUNDS];
 	int n[N_MODES];
 	bool fail[N_MODES];
@@ -128,6 +129,7 @@ static struct row ROWS[] = {
 	ROW("l2 v4 TCP SYN, half-open hit", K_SYN_HALF, 0, 4),
 	ROW("l2 v4 TCP SYN, new flow (miss, ring, learn)", K_SYN_NEW, 0, 4),
 	ROW("l2 v6 TCP SYN, new flow (miss, ring, learn)", K_SYN_NEW, 1, 6),
+	ROW("l2 v4 TCP ACK, no flow (miss, ring, learn a guess)", K_ACK_NEW, 0, 4),
 	ROW("non-VIP v4 TCP, XDP_PASS", K_NONVIP, -1, 4),
 	ROW("non-VIP v6 TCP, XDP_PASS", K_NONVIP, -1, 6),
 	ROW("ICMP echo v4 to a VIP, reply", K_ECHO, 0, 4),
@@ -334,6 +336,10 @@ static void build_row(struct bench *b, struct row *r, int idx)
 		r->stat[1] = XDPLB_STAT_FLOW_MISS_SYN;
 		r->fresh_off = 14 + (r->family == 4 ? 12 : 8 + 12);
 		break;
+	case K_ACK_NEW:
+		r->stat[1] = XDPLB_STAT_FLOW_MISS_NONSYN;
+		r->fresh_off = 14 + (r->family == 4 ? 12 : 8 + 12);
+		break;
 	case K_NONVIP:
 		s.dport = 22;
 		r->act = XDP_PASS;
@@ -350,7 +356,7 @@ static void build_row(struct bench *b, struct row *r, int idx)
 	if (is_ref(r))
 		r->stat[0] = r->stat[1] = -1;
 	r->len = (__u32)pkt_build(&s, r->pkt);
-	if (r->kind == K_SYN_NEW)
+	if (r->fresh_off)
 		set_fresh_src(b, r);
 }
 
@@ -475,7 +481,7 @@ static void sample(struct bench *b, struct row *r, int mode)
 	} else {
 		n = SINGLE_CALLS;
 		for (i = 0; i < SINGLE_CALLS; i++) {
-			if (r->kind == K_SYN_NEW)
+			if (r->fresh_off)
 				set_fresh_src(b, r);
 			act = run(r->fd, r->pkt, r->len, 1, &d);
 			if (act != (int)r->act)
